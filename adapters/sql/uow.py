@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.sql.repositories import (
+    SqlApiKeyRepository,
+    SqlAuditRepository,
+    SqlLoginThrottle,
+    SqlOrganizationRepository,
+    SqlRefreshTokenRepository,
+    SqlUserRepository,
+)
+
+
+class SqlUnitOfWork:
+    """One database transaction. Leaving the block without commit() rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.organizations = SqlOrganizationRepository(self.session)
+        self.users = SqlUserRepository(self.session)
+        self.refresh_tokens = SqlRefreshTokenRepository(self.session)
+        self.api_keys = SqlApiKeyRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
+        self.login_throttle = SqlLoginThrottle(self.session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)

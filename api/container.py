@@ -1,0 +1,66 @@
+"""Composition root of the API process: builds the stores, services and the Temporal client once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from adapters.crypto.fields import FieldCipher, Keyring
+from adapters.crypto.passwords import Argon2PasswordHasher
+from adapters.crypto.tokens import JwtTokenIssuer
+from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.temporal.client import connect
+from domain.clock import Clock, SystemClock
+from domain.services.api_keys import ApiKeyService
+from domain.services.auth import AuthService, LoginPolicy
+from domain.services.users import UserService
+from settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    uow: SqlUnitOfWorkFactory
+    clock: Clock
+    tokens: JwtTokenIssuer
+    cipher: FieldCipher
+    auth: AuthService
+    users: UserService
+    api_keys: ApiKeyService
+    temporal: Client
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def build(settings: Settings) -> Container:
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    clock = SystemClock()
+    hasher = Argon2PasswordHasher()
+    tokens = JwtTokenIssuer(settings.jwt_secret, settings.jwt_issuer, settings.access_token_ttl_s)
+    policy = LoginPolicy(
+        max_failures_per_account=settings.login_max_failures_per_account,
+        max_failures_per_client=settings.login_max_failures_per_client,
+        window_s=settings.login_failure_window_s,
+        cooldown_s=settings.login_cooldown_s,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        uow=SqlUnitOfWorkFactory(session_factory(engine)),
+        clock=clock,
+        tokens=tokens,
+        cipher=FieldCipher(Keyring.parse(settings.encryption_keys)),
+        auth=AuthService(
+            hasher=hasher, tokens=tokens, clock=clock, login_policy=policy,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+        ),
+        users=UserService(hasher=hasher, clock=clock, invitation_ttl_s=settings.invitation_ttl_s),
+        api_keys=ApiKeyService(clock=clock),
+        # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
+        temporal=await connect(settings, lazy=True, identity="souls-api"),
+    )

@@ -1,0 +1,77 @@
+"""Request dependencies as `Annotated` aliases: the container, a unit of work, the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from adapters.sql.uow import SqlUnitOfWork
+from api.container import Container
+from domain.auth import Principal
+from domain.errors import Forbidden, Unauthorized
+from domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
+from domain.services.principals import principal_from_bearer
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_uow(container: ContainerDep) -> AsyncIterator[SqlUnitOfWork]:
+    async with container.uow() as uow:
+        yield uow
+
+
+UowDep = Annotated[SqlUnitOfWork, Depends(get_uow)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Organization API key")
+
+
+async def get_principal(
+    container: ContainerDep,
+    uow: UowDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    if bearer is not None:
+        return await principal_from_bearer(uow, container.tokens, container.clock, bearer.credentials)
+    if api_key:
+        return await container.api_keys.authenticate(uow, api_key)
+    raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("This needs the owner or admin role.", code="role_required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+ClientIp = Annotated[str | None, Depends(client_ip)]
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512, description="`nextCursor` of the previous page")] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, after=Cursor.decode(cursor) if cursor else None)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]

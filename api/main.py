@@ -1,0 +1,42 @@
+"""The FastAPI application factory. `uvicorn api.main:create_app --factory` serves it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.container import Container, build
+from api.routers import api_keys, audit, auth, health, users
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the app. Tests may pass a ready container; otherwise the lifespan builds one from settings."""
+    settings = settings or (container.settings if container else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or await build(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.container.close()
+
+    app = FastAPI(
+        title="Souls API",
+        version="0.1.0",
+        summary="Souls, their accounts, personas, proxies, channels and durable publishing.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, auth, users, api_keys, audit):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,144 @@
+"""`make run`: the whole stack on the embedded default, in one terminal.
+
+Starts Temporal's dev server (file persistence under DATA_DIR, Web UI), the worker and the API; prints the URLs;
+on Ctrl-C or SIGTERM stops every process it started (API first, Temporal last) and waits for them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from adapters.temporal.devserver import dynamic_config_args, search_attribute_args, temporal_cli  # noqa: E402
+from cli import migrate  # noqa: E402
+from settings import Settings  # noqa: E402
+
+_STOP_TIMEOUT_S = 20
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = False
+
+    def start(self, name: str, argv: list[str], log_path: Path | None = None) -> None:
+        out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - the child owns it until exit
+        # A session of its own: Ctrl-C reaches this supervisor only, which then stops children in order.
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True)
+        self.procs.append((name, proc))
+        print(f"  started {name} (pid {proc.pid})", flush=True)
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        print("\nstopping...", flush=True)
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=_STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    print(f"  {name} did not stop in {_STOP_TIMEOUT_S}s; killing it", flush=True)
+                    proc.kill()
+                    proc.wait()
+            print(f"  stopped {name}", flush=True)
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, proc in self.procs:
+            code = proc.poll()
+            if code is not None:
+                return name, code
+        return None
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def wait_for_http(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own local URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    settings = Settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    print(f"data folder: {data_dir}")
+    print("applying migrations...", flush=True)
+    migrate(settings.effective_database_url)
+
+    host, _, port = settings.temporal_address.rpartition(":")
+    stack = Stack()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        stack.start("temporal", [
+            temporal_cli(), "server", "start-dev",
+            "--db-filename", str(data_dir / "temporal.db"),
+            "--ip", host or "localhost", "--port", port, "--ui-port", str(settings.temporal_ui_port),
+            "--namespace", settings.temporal_namespace, "--log-level", "warn",
+            *search_attribute_args(), *dynamic_config_args(),
+        ], data_dir / "logs" / "temporal.log")
+        if not wait_for_port(host or "localhost", int(port), 60):
+            print("Temporal did not start; see .data/logs/temporal.log", file=sys.stderr)
+            return 1
+        os.environ["PYTHONUNBUFFERED"] = "1"
+        stack.start("worker", [sys.executable, str(ROOT / "worker.py")])
+        stack.start("api", [sys.executable, "-m", "api"])
+        if not wait_for_http(f"{settings.api_url}/health/live", 60):
+            print("the API did not start", file=sys.stderr)
+            return 1
+        print(
+            "\nThe stack is running:\n"
+            f"  API          {settings.api_url}   (OpenAPI: {settings.api_url}/docs)\n"
+            f"  Readiness    {settings.api_url}/health/ready\n"
+            f"  Temporal UI  {settings.temporal_ui_url}\n"
+            f"  Temporal     {settings.temporal_address} (namespace {settings.temporal_namespace})\n"
+            f"  Data         {data_dir}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while (exited := stack.first_exited()) is None:
+            time.sleep(0.5)
+        print(f"{exited[0]} exited with code {exited[1]}; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Typed settings for every process of the stack (API, worker, CLI, stack runner).
+
+Values come from the environment and an optional `.env` file. Development runs work with no configuration at all;
+production refuses to start while a secret still has its development default.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Development defaults: stable so that `make run` keeps decrypting its own data across restarts, and refused in production.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_ENCRYPTION_KEYS = "dev:" + base64.b64encode(b"dev-only-field-key-change-me-32b").decode()
+DEV_CODEC_KEY = "dev:" + base64.b64encode(b"dev-only-codec-key-change-me-32b").decode()
+
+SEARCH_ATTRIBUTES = ("OrganizationId", "SoulId", "AccountId", "IntegrationId", "Platform", "PostState")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    data_dir: Path = Path(".data")
+    database_url: str = ""
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    document_store: Literal["sql", "firestore"] = "sql"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    temporal_task_queue: str = "souls"
+    # A worker counts as polling while the server saw it poll within this many seconds (the dev server's long polls are
+    # shortened by temporal-config so a live worker refreshes this often).
+    worker_poll_freshness_s: float = Field(default=45.0, gt=0)
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "souls"
+    access_token_ttl_s: int = Field(default=900, ge=60)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=300)
+
+    # "kid:base64key,kid2:base64key": the first key encrypts, every key decrypts.
+    encryption_keys: str = DEV_ENCRYPTION_KEYS
+    # Key(s) of the Temporal payload codec, same format.
+    payload_codec_keys: str = DEV_CODEC_KEY
+
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    login_failure_window_s: int = Field(default=900, ge=1)
+    login_cooldown_s: int = Field(default=900, ge=1)
+
+    audit_retention_days: int = Field(default=90, ge=1)
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'souls.db').as_posix()}"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+            problems.append("JWT_SECRET must be set to a random value of at least 32 characters")
+        if not self.encryption_keys or DEV_ENCRYPTION_KEYS.split(":", 1)[1] in self.encryption_keys:
+            problems.append("ENCRYPTION_KEYS must be set and must not contain the development key")
+        if not self.payload_codec_keys or DEV_CODEC_KEY.split(":", 1)[1] in self.payload_codec_keys:
+            problems.append("PAYLOAD_CODEC_KEYS must be set and must not contain the development key")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def temporal_ui_url(self) -> str:
+        host = self.temporal_address.rsplit(":", 1)[0]
+        return f"http://{host}:{self.temporal_ui_port}"
+
+
+def get_settings() -> Settings:
+    return Settings()

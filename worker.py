@@ -1,0 +1,79 @@
+"""Composition root of the worker process: builds the clients and activities and registers the workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.retention import RetentionActivities
+from adapters.logs import configure_logging
+from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.uow import SqlUnitOfWorkFactory
+from adapters.temporal.client import connect
+from settings import Settings
+from workflows.retention import RetentionWorkflow
+from workflows.schedules import RETENTION_SCHEDULE_ID, ensure_schedule, retention_schedule
+
+log = logging.getLogger("souls.worker")
+
+WORKFLOWS = [RetentionWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory) -> Worker:
+    retention = RetentionActivities(uow)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=[retention.delete_expired_audit_entries],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def _connect_with_retry(settings: Settings) -> Client:
+    delay = 0.5
+    while True:
+        try:
+            return await connect(settings, identity=f"souls-worker@{settings.temporal_task_queue}")
+        except RuntimeError as exc:  # the server is still starting
+            log.warning("Temporal at %s not reachable yet (%s); retrying", settings.temporal_address, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def run(settings: Settings) -> None:
+    client = await _connect_with_retry(settings)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    try:
+        await ensure_schedule(
+            client, RETENTION_SCHEDULE_ID,
+            retention_schedule(settings.temporal_task_queue, settings.audit_retention_days),
+        )
+        worker = build_worker(client, settings, SqlUnitOfWorkFactory(session_factory(engine)))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

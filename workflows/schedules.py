@@ -1,0 +1,55 @@
+"""The Temporal Schedules the worker keeps in place (idempotently) at startup."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from workflows.retention import RetentionInput, RetentionWorkflow
+
+RETENTION_SCHEDULE_ID = "retention"
+
+
+def retention_schedule(task_queue: str, retention_days: int) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionWorkflow.run,
+            RetentionInput(retention_days=retention_days),
+            id="retention-run",
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=1),
+        ),
+        # Daily at 03:17 UTC: off the hour, when most organizations are quiet.
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)], minute=[ScheduleRange(17)])]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=6)),
+        state=ScheduleState(note=f"deletes audit records older than {retention_days} days"),
+    )
+
+
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    """Create the schedule, or bring an existing one up to date while keeping its paused state and note."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        return
+    except ScheduleAlreadyRunningError:
+        pass
+
+    def _update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        schedule.state = current.description.schedule.state
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(schedule_id).update(_update)
