@@ -41,7 +41,7 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def test_settings(**overrides: Any) -> Settings:
+def make_settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "environment": "test",
         "login_max_failures_per_account": 5,
@@ -121,7 +121,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     try:
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_cli(),
-            data_converter=data_converter(test_settings()),
+            data_converter=data_converter(make_settings()),
             search_attributes=search_attributes.ALL,
             # Short long polls keep a live worker's last poll time fresh within the readiness window of the tests.
             dev_server_extra_args=dynamic_config_args({"matching.longPollExpirationInterval": "1s"}),
@@ -171,8 +171,12 @@ async def api_factory(clean_db: AsyncEngine, database_url: str, temporal_client:
     opened: list[tuple[httpx.AsyncClient, Any, Container]] = []
 
     async def make(**overrides: Any) -> Api:
-        settings = test_settings(database_url=database_url, temporal_address=temporal_client.service_client
-                                 .config.target_host, temporal_task_queue=task_queue, **overrides)
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "temporal_address": temporal_client.service_client.config.target_host,
+            "temporal_task_queue": task_queue,
+        }
+        settings = make_settings(**{**values, **overrides})
         container = await build(settings)
         container.temporal = temporal_client
         app = create_app(container=container)
