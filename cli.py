@@ -37,8 +37,10 @@ async def rotate_keys(settings: Settings) -> int:
         await engine.dispose()
     for column, count in report.per_column.items():
         print(f"{column}: {count} value(s) re-encrypted")
-    print(f"{report.rotated} value(s) re-encrypted under key {settings.encryption_keys.split(':', 1)[0]!r}; "
-          f"{report.examined} record(s) examined")
+    print(
+        f"{report.rotated} value(s) re-encrypted under key {settings.encryption_keys.split(':', 1)[0]!r}; "
+        f"{report.examined} record(s) examined"
+    )
     return 0
 
 

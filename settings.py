@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
-# Development defaults: stable so that `make run` keeps decrypting its own data across restarts, and refused in production.
+# Development defaults: stable so `make run` keeps decrypting its own data across restarts; refused in production.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_ENCRYPTION_KEYS = "dev:" + base64.b64encode(b"dev-only-field-key-change-me-32b").decode()
 DEV_CODEC_KEY = "dev:" + base64.b64encode(b"dev-only-codec-key-change-me-32b").decode()

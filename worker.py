@@ -52,7 +52,8 @@ async def run(settings: Settings) -> None:
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     try:
         await ensure_schedule(
-            client, RETENTION_SCHEDULE_ID,
+            client,
+            RETENTION_SCHEDULE_ID,
             retention_schedule(settings.temporal_task_queue, settings.audit_retention_days),
         )
         worker = build_worker(client, settings, SqlUnitOfWorkFactory(session_factory(engine)))

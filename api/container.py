@@ -56,7 +56,10 @@ async def build(settings: Settings) -> Container:
         tokens=tokens,
         cipher=FieldCipher(Keyring.parse(settings.encryption_keys)),
         auth=AuthService(
-            hasher=hasher, tokens=tokens, clock=clock, login_policy=policy,
+            hasher=hasher,
+            tokens=tokens,
+            clock=clock,
+            login_policy=policy,
             refresh_ttl_s=settings.refresh_token_ttl_s,
         ),
         users=UserService(hasher=hasher, clock=clock, invitation_ttl_s=settings.invitation_ttl_s),

@@ -51,8 +51,14 @@ _HTTP_CODES = {
 def problem(
     status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"type": f"https://docs.souls.dev/problems/{code}", "title": title, "status": status, "detail": detail,
-            "code": code, **extra}
+    body = {
+        "type": f"https://docs.souls.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -78,8 +84,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
-    errors = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "is invalid")}
-              for e in exc.errors()]
+    errors = [
+        {"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "is invalid")} for e in exc.errors()
+    ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "The request is invalid."
     return problem(422, "invalid_input", "Invalid input", detail, errors=errors)
 

@@ -68,12 +68,20 @@ class LoginThrottle(Protocol):
 
 
 class UnitOfWork(Protocol):
-    organizations: OrganizationRepository
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
-    api_keys: ApiKeyRepository
-    audit: AuditRepository
-    login_throttle: LoginThrottle
+    """One transaction over the relational repositories; leaving it without commit() rolls back."""
+
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def login_throttle(self) -> LoginThrottle: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -33,8 +33,9 @@ class Stack:
     def start(self, name: str, argv: list[str], log_path: Path | None = None) -> None:
         out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - the child owns it until exit
         # A session of its own: Ctrl-C reaches this supervisor only, which then stops children in order.
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
+        )
         self.procs.append((name, proc))
         print(f"  started {name} (pid {proc.pid})", flush=True)
 
@@ -102,13 +103,29 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        stack.start("temporal", [
-            temporal_cli(), "server", "start-dev",
-            "--db-filename", str(data_dir / "temporal.db"),
-            "--ip", host or "localhost", "--port", port, "--ui-port", str(settings.temporal_ui_port),
-            "--namespace", settings.temporal_namespace, "--log-level", "warn",
-            *search_attribute_args(), *dynamic_config_args(),
-        ], data_dir / "logs" / "temporal.log")
+        stack.start(
+            "temporal",
+            [
+                temporal_cli(),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(data_dir / "temporal.db"),
+                "--ip",
+                host or "localhost",
+                "--port",
+                port,
+                "--ui-port",
+                str(settings.temporal_ui_port),
+                "--namespace",
+                settings.temporal_namespace,
+                "--log-level",
+                "warn",
+                *search_attribute_args(),
+                *dynamic_config_args(),
+            ],
+            data_dir / "logs" / "temporal.log",
+        )
         if not wait_for_port(host or "localhost", int(port), 60):
             print("Temporal did not start; see .data/logs/temporal.log", file=sys.stderr)
             return 1

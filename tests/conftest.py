@@ -78,8 +78,7 @@ async def _drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                       ) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A migrated database of each backend, created for this test session and removed after it."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "souls.db"
@@ -126,7 +125,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
             # Short long polls keep a live worker's last poll time fresh within the readiness window of the tests.
             dev_server_extra_args=dynamic_config_args({"matching.longPollExpirationInterval": "1s"}),
         )
-    except Exception as exc:  # noqa: BLE001 - reported as unavailable service
+    except Exception as exc:
         unavailable(f"Temporal dev server could not start ({type(exc).__name__}: {exc})")
     async with env:
         yield env
@@ -150,23 +149,31 @@ class Api:
     http: httpx.AsyncClient
     container: Container
 
-    async def register(self, email: str | None = None, org: str = "Acme", password: str = "correct horse battery"
-                       ) -> dict[str, Any]:
+    async def register(
+        self, email: str | None = None, org: str = "Acme", password: str = "correct horse battery"
+    ) -> dict[str, Any]:
         email = email or f"owner-{uuid.uuid4().hex[:8]}@example.com"
-        response = await self.http.post("/auth/register", json={
-            "email": email, "password": password, "name": "Owner", "organizationName": org})
+        response = await self.http.post(
+            "/auth/register",
+            json={"email": email, "password": password, "name": "Owner", "organizationName": org},
+        )
         assert response.status_code == 201, response.text
         tokens: dict[str, Any] = response.json()
-        return {**tokens, "email": email, "password": password,
-                "headers": {"Authorization": f"Bearer {tokens['accessToken']}"}}
+        return {
+            **tokens,
+            "email": email,
+            "password": password,
+            "headers": {"Authorization": f"Bearer {tokens['accessToken']}"},
+        }
 
 
 ApiFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def api_factory(clean_db: AsyncEngine, database_url: str, temporal_client: Client, task_queue: str
-                      ) -> AsyncIterator[ApiFactory]:
+async def api_factory(
+    clean_db: AsyncEngine, database_url: str, temporal_client: Client, task_queue: str
+) -> AsyncIterator[ApiFactory]:
     """Builds the app around the test database and Temporal; settings can be overridden per test."""
     opened: list[tuple[httpx.AsyncClient, Any, Container]] = []
 

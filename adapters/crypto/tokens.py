@@ -56,4 +56,3 @@ class JwtTokenIssuer:
             role=role,
             session_id=str(payload["sid"]),
         )
-

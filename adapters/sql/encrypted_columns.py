@@ -67,7 +67,7 @@ async def rotate(
                 stmt = select(id_col, data_col).order_by(id_col).limit(batch_size)
                 if last_id is not None:
                     stmt = stmt.where(id_col > last_id)
-                if session.bind.dialect.name == "postgresql":
+                if session.get_bind().dialect.name == "postgresql":
                     stmt = stmt.with_for_update()
                 rows = (await session.execute(stmt)).all()
                 for row_id, stored in rows:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from adapters.sql.pagination import keyset_page
 from adapters.sql.tables import (
@@ -56,38 +57,38 @@ class SqlUserRepository:
         return _user(row) if row and row.organization_id == organization_id else None
 
     async def get_by_email(self, email: str) -> User | None:
-        row = (await self._s.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
+        row = (await self._s.execute(select(UserRow).where(col(UserRow.email) == email))).scalar_one_or_none()
         return _user(row) if row else None
 
     async def get_by_invitation(self, invitation_digest: str) -> User | None:
-        stmt = select(UserRow).where(UserRow.invitation_digest == invitation_digest)
+        stmt = select(UserRow).where(col(UserRow.invitation_digest) == invitation_digest)
         row = (await self._s.execute(stmt)).scalar_one_or_none()
         return _user(row) if row else None
 
     async def list(self, organization_id: str, page: PageRequest) -> Page[User]:
-        stmt = select(UserRow).where(UserRow.organization_id == organization_id)
+        stmt = select(UserRow).where(col(UserRow.organization_id) == organization_id)
         return await keyset_page(
-            self._s, stmt, created_col=UserRow.created_at, id_col=UserRow.id, page=page, to_entity=_user
+            self._s, stmt, created_col=col(UserRow.created_at), id_col=col(UserRow.id), page=page, to_entity=_user
         )
 
     async def update(self, user: User) -> None:
         values = user.model_dump(exclude={"id", "organization_id", "created_at"})
         await self._s.execute(
             update(UserRow)
-            .where(UserRow.id == user.id, UserRow.organization_id == user.organization_id)
+            .where(col(UserRow.id) == user.id, col(UserRow.organization_id) == user.organization_id)
             .values(**values)
         )
 
     async def delete(self, organization_id: str, user_id: str) -> None:
         await self._s.execute(
-            delete(UserRow).where(UserRow.id == user_id, UserRow.organization_id == organization_id)
+            delete(UserRow).where(col(UserRow.id) == user_id, col(UserRow.organization_id) == organization_id)
         )
 
     async def count_active_owners(self, organization_id: str) -> int:
         stmt = select(func.count()).where(
-            UserRow.organization_id == organization_id,
-            UserRow.role == Role.OWNER.value,
-            UserRow.is_active.is_(True),  # type: ignore[attr-defined]
+            col(UserRow.organization_id) == organization_id,
+            col(UserRow.role) == Role.OWNER.value,
+            col(UserRow.is_active).is_(True),
         )
         return int((await self._s.execute(stmt)).scalar_one())
 
@@ -101,39 +102,39 @@ class SqlRefreshTokenRepository:
         await self._s.flush()
 
     async def get_by_digest(self, token_digest: str) -> RefreshToken | None:
-        stmt = select(RefreshTokenRow).where(RefreshTokenRow.token_digest == token_digest)
+        stmt = select(RefreshTokenRow).where(col(RefreshTokenRow.token_digest) == token_digest)
         row = (await self._s.execute(stmt)).scalar_one_or_none()
         return RefreshToken.model_validate(row, from_attributes=True) if row else None
 
     async def mark_used(self, token_id: str, at: datetime) -> bool:
         result = await self._s.execute(
             update(RefreshTokenRow)
-            .where(RefreshTokenRow.id == token_id, RefreshTokenRow.used_at.is_(None))  # type: ignore[union-attr]
+            .where(col(RefreshTokenRow.id) == token_id, col(RefreshTokenRow.used_at).is_(None))
             .values(used_at=at)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def revoke_family(self, family_id: str, at: datetime) -> None:
         await self._s.execute(
             update(RefreshTokenRow)
-            .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(RefreshTokenRow.family_id) == family_id, col(RefreshTokenRow.revoked_at).is_(None))
             .values(revoked_at=at)
         )
 
     async def revoke_user(self, user_id: str, at: datetime) -> None:
         await self._s.execute(
             update(RefreshTokenRow)
-            .where(RefreshTokenRow.user_id == user_id, RefreshTokenRow.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(RefreshTokenRow.user_id) == user_id, col(RefreshTokenRow.revoked_at).is_(None))
             .values(revoked_at=at)
         )
 
     async def is_family_active(self, family_id: str, at: datetime) -> bool:
         stmt = (
-            select(RefreshTokenRow.id)
+            select(col(RefreshTokenRow.id))
             .where(
-                RefreshTokenRow.family_id == family_id,
-                RefreshTokenRow.revoked_at.is_(None),  # type: ignore[union-attr]
-                RefreshTokenRow.expires_at > at,
+                col(RefreshTokenRow.family_id) == family_id,
+                col(RefreshTokenRow.revoked_at).is_(None),
+                col(RefreshTokenRow.expires_at) > at,
             )
             .limit(1)
         )
@@ -157,22 +158,27 @@ class SqlApiKeyRepository:
         return _api_key(row) if row and row.organization_id == organization_id else None
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
-        row = (await self._s.execute(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))).scalar_one_or_none()
+        row = (await self._s.execute(select(ApiKeyRow).where(col(ApiKeyRow.prefix) == prefix))).scalar_one_or_none()
         return _api_key(row) if row else None
 
     async def list(self, organization_id: str, page: PageRequest) -> Page[ApiKey]:
-        stmt = select(ApiKeyRow).where(ApiKeyRow.organization_id == organization_id)
+        stmt = select(ApiKeyRow).where(col(ApiKeyRow.organization_id) == organization_id)
         return await keyset_page(
-            self._s, stmt, created_col=ApiKeyRow.created_at, id_col=ApiKeyRow.id, page=page, to_entity=_api_key
+            self._s,
+            stmt,
+            created_col=col(ApiKeyRow.created_at),
+            id_col=col(ApiKeyRow.id),
+            page=page,
+            to_entity=_api_key,
         )
 
     async def delete(self, organization_id: str, key_id: str) -> None:
         await self._s.execute(
-            delete(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.organization_id == organization_id)
+            delete(ApiKeyRow).where(col(ApiKeyRow.id) == key_id, col(ApiKeyRow.organization_id) == organization_id)
         )
 
     async def touch(self, key_id: str, at: datetime) -> None:
-        await self._s.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=at))
+        await self._s.execute(update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(last_used_at=at))
 
 
 def _audit(row: AuditLogRow) -> AuditEntry:
@@ -188,20 +194,27 @@ class SqlAuditRepository:
         await self._s.flush()
 
     async def list(self, organization_id: str, filters: AuditFilter, page: PageRequest) -> Page[AuditEntry]:
-        stmt = select(AuditLogRow).where(AuditLogRow.organization_id == organization_id)
+        stmt = select(AuditLogRow).where(col(AuditLogRow.organization_id) == organization_id)
         if filters.action:
-            stmt = stmt.where(AuditLogRow.action == filters.action)
+            stmt = stmt.where(col(AuditLogRow.action) == filters.action)
         if filters.actor_id:
-            stmt = stmt.where(AuditLogRow.actor_id == filters.actor_id)
+            stmt = stmt.where(col(AuditLogRow.actor_id) == filters.actor_id)
         return await keyset_page(
-            self._s, stmt, created_col=AuditLogRow.created_at, id_col=AuditLogRow.id, page=page,
-            to_entity=_audit, newest_first=True,
+            self._s,
+            stmt,
+            created_col=col(AuditLogRow.created_at),
+            id_col=col(AuditLogRow.id),
+            page=page,
+            to_entity=_audit,
+            newest_first=True,
         )
 
     async def delete_older_than(self, cutoff: datetime, batch_size: int) -> int:
-        ids = select(AuditLogRow.id).where(AuditLogRow.created_at < cutoff).limit(batch_size).scalar_subquery()
-        result = await self._s.execute(delete(AuditLogRow).where(AuditLogRow.id.in_(ids)))  # type: ignore[attr-defined]
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        ids = (
+            select(col(AuditLogRow.id)).where(col(AuditLogRow.created_at) < cutoff).limit(batch_size).scalar_subquery()
+        )
+        result = await self._s.execute(delete(AuditLogRow).where(col(AuditLogRow.id).in_(ids)))
+        return int(getattr(result, "rowcount", 0))
 
 
 class SqlLoginThrottle:
@@ -209,9 +222,9 @@ class SqlLoginThrottle:
         self._s = session
 
     async def locked_for(self, keys: list[str], now: datetime) -> int:
-        stmt = select(func.max(LoginFailureRow.locked_until)).where(
-            LoginFailureRow.key.in_(keys),  # type: ignore[attr-defined]
-            LoginFailureRow.locked_until > now,  # type: ignore[operator]
+        stmt = select(func.max(col(LoginFailureRow.locked_until))).where(
+            col(LoginFailureRow.key).in_(keys),
+            col(LoginFailureRow.locked_until) > now,
         )
         until = (await self._s.execute(stmt)).scalar_one_or_none()
         if until is None:
@@ -241,4 +254,4 @@ class SqlLoginThrottle:
         await self._s.flush()
 
     async def clear(self, key: str) -> None:
-        await self._s.execute(delete(LoginFailureRow).where(LoginFailureRow.key == key))
+        await self._s.execute(delete(LoginFailureRow).where(col(LoginFailureRow.key) == key))

@@ -27,9 +27,7 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
 
 
 def _fk(target: str, *, index: bool = True, nullable: bool = False) -> Any:
-    return Field(
-        sa_column=Column(String(36), ForeignKey(target, ondelete="CASCADE"), nullable=nullable, index=index)
-    )
+    return Field(sa_column=Column(String(36), ForeignKey(target, ondelete="CASCADE"), nullable=nullable, index=index))
 
 
 class OrganizationRow(SQLModel, table=True):
@@ -110,7 +108,7 @@ class AuditLogRow(SQLModel, table=True):
 
 
 class LoginFailureRow(SQLModel, table=True):
-    """Failed sign-ins per key (`account:<email>` or `client:<ip>`), kept in the database so every API replica agrees."""
+    """Failed sign-ins per key (`account:<email>` or `client:<ip>`), in the database so every API replica agrees."""
 
     __tablename__ = "login_failure"
 

@@ -18,6 +18,14 @@ from adapters.sql.repositories import (
 class SqlUnitOfWork:
     """One database transaction. Leaving the block without commit() rolls back."""
 
+    session: AsyncSession
+    organizations: SqlOrganizationRepository
+    users: SqlUserRepository
+    refresh_tokens: SqlRefreshTokenRepository
+    api_keys: SqlApiKeyRepository
+    audit: SqlAuditRepository
+    login_throttle: SqlLoginThrottle
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

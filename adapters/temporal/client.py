@@ -26,5 +26,5 @@ async def connect(settings: Settings, *, lazy: bool = False, identity: str | Non
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         lazy=lazy,
-        **({"identity": identity} if identity else {}),
+        identity=identity,
     )

@@ -32,8 +32,15 @@ class ApiKeyOut(ApiModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> ApiKeyOut:
-        return cls(id=key.id, name=key.name, prefix=key.prefix, role=key.role, created_by=key.created_by,
-                   created_at=key.created_at, last_used_at=key.last_used_at)
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            role=key.role,
+            created_by=key.created_by,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+        )
 
 
 class CreatedApiKeyOut(ApiKeyOut):
@@ -41,20 +48,27 @@ class CreatedApiKeyOut(ApiKeyOut):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedApiKeyOut)
-async def create_api_key(body: ApiKeyIn, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep,
-                         ip: ClientIp) -> CreatedApiKeyOut:
+async def create_api_key(
+    body: ApiKeyIn, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, ip: ClientIp
+) -> CreatedApiKeyOut:
     key, raw = await container.api_keys.create(uow, principal, body.name, body.role, ip=ip)
     return CreatedApiKeyOut(**ApiKeyOut.of(key).model_dump(), key=raw)
 
 
 @router.get("", response_model=PageOut[ApiKeyOut])
-async def list_api_keys(principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
-                        ) -> PageOut[ApiKeyOut]:
+async def list_api_keys(
+    principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
+) -> PageOut[ApiKeyOut]:
     result = await container.api_keys.list(uow, principal, page)
     return PageOut(items=[ApiKeyOut.of(k) for k in result.items], next_cursor=result.next_cursor)
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_api_key(key_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal,
-                         container: ContainerDep, uow: UowDep, ip: ClientIp) -> None:
+async def delete_api_key(
+    key_id: Annotated[str, Path(max_length=64)],
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    uow: UowDep,
+    ip: ClientIp,
+) -> None:
     await container.api_keys.delete(uow, principal, key_id, ip=ip)

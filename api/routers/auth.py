@@ -53,8 +53,12 @@ class TokensOut(ApiModel):
 
     @classmethod
     def of(cls, pair: TokenPair) -> TokensOut:
-        return cls(access_token=pair.access_token, refresh_token=pair.refresh_token, token_type=pair.token_type,
-                   expires_in=pair.expires_in)
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+        )
 
 
 class OrganizationOut(ApiModel):
@@ -73,8 +77,9 @@ class MeOut(ApiModel):
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=TokensOut)
 async def register(body: RegisterIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
-    data = Registration(email=body.email, password=body.password, name=body.name,
-                        organization_name=body.organization_name)
+    data = Registration(
+        email=body.email, password=body.password, name=body.name, organization_name=body.organization_name
+    )
     return TokensOut.of(await container.auth.register(uow, data, ip=ip))
 
 
@@ -90,15 +95,17 @@ async def refresh(body: RefreshIn, container: ContainerDep, uow: UowDep, ip: Cli
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, ip: ClientIp, body: LogoutIn | None = None
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    uow: UowDep,
+    ip: ClientIp,
+    body: LogoutIn | None = None,
 ) -> None:
     await container.auth.logout(uow, principal, body.refresh_token if body else None, ip=ip)
 
 
 @router.post("/invitations/accept", response_model=TokensOut)
-async def accept_invitation(
-    body: AcceptInvitationIn, container: ContainerDep, uow: UowDep, ip: ClientIp
-) -> TokensOut:
+async def accept_invitation(body: AcceptInvitationIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
     return TokensOut.of(await container.auth.accept_invitation(uow, body.token, body.password, body.name, ip=ip))
 
 
@@ -107,8 +114,12 @@ async def me(principal: CurrentPrincipal, uow: UowDep) -> MeOut:
     org = await uow.organizations.get(principal.organization_id)
     if org is None:
         raise NotFound("Organization", principal.organization_id)
-    out = MeOut(actor_type=principal.actor_type, id=principal.actor_id, role=principal.role,
-                organization=OrganizationOut(id=org.id, name=org.name))
+    out = MeOut(
+        actor_type=principal.actor_type,
+        id=principal.actor_id,
+        role=principal.role,
+        organization=OrganizationOut(id=org.id, name=org.name),
+    )
     if principal.actor_type is ActorType.USER:
         user = await uow.users.get(principal.organization_id, principal.actor_id)
         if user is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -41,9 +43,9 @@ async def _worker(container: Container) -> str | None:
     return None
 
 
-async def _run(name: str, check: object) -> tuple[str, str | None]:
+async def _run(name: str, check: Coroutine[Any, Any, str | None]) -> tuple[str, str | None]:
     try:
-        problem = await asyncio.wait_for(check, timeout=_CHECK_TIMEOUT_S)  # type: ignore[arg-type]
+        problem: str | None = await asyncio.wait_for(check, timeout=_CHECK_TIMEOUT_S)
     except TimeoutError:
         problem = "did not answer in time"
     except Exception as exc:  # a readiness probe reports every failure instead of raising it

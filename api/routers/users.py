@@ -24,8 +24,14 @@ class UserIn(ApiInput):
     email: EmailStr
     name: Name
     role: Role = Role.MEMBER
-    password: Annotated[str | None, Field(min_length=10, max_length=256,
-                                          description="Omit to invite: the answer carries a one-time invitation token")] = None
+    password: Annotated[
+        str | None,
+        Field(
+            min_length=10,
+            max_length=256,
+            description="Omit to invite: the answer carries a one-time invitation token",
+        ),
+    ] = None
 
 
 class UserPatch(ApiInput):
@@ -47,26 +53,37 @@ class UserOut(ApiModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, email=user.email, name=user.name, role=user.role, is_active=user.is_active,
-                   invited=user.is_invited, last_login_at=user.last_login_at, created_at=user.created_at,
-                   updated_at=user.updated_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            is_active=user.is_active,
+            invited=user.is_invited,
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
 
 
 class CreatedUserOut(UserOut):
-    invitation_token: str | None = Field(default=None, description="Shown once; the invitee sends it to "
-                                                                   "/auth/invitations/accept")
+    invitation_token: str | None = Field(
+        default=None, description="Shown once; the invitee sends it to /auth/invitations/accept"
+    )
 
 
 @router.get("", response_model=PageOut[UserOut])
-async def list_users(principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
-                     ) -> PageOut[UserOut]:
+async def list_users(
+    principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
+) -> PageOut[UserOut]:
     result = await container.users.list(uow, principal, page)
     return PageOut(items=[UserOut.of(u) for u in result.items], next_cursor=result.next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedUserOut)
-async def create_user(body: UserIn, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep,
-                      ip: ClientIp) -> CreatedUserOut:
+async def create_user(
+    body: UserIn, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, ip: ClientIp
+) -> CreatedUserOut:
     data = NewUser(email=body.email, name=body.name, role=body.role, password=body.password)
     user, token = await container.users.create(uow, principal, data, ip=ip)
     return CreatedUserOut(**UserOut.of(user).model_dump(), invitation_token=token)
@@ -78,13 +95,20 @@ async def get_user(user_id: UserId, principal: CurrentPrincipal, container: Cont
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-async def update_user(user_id: UserId, body: UserPatch, principal: CurrentPrincipal, container: ContainerDep,
-                      uow: UowDep, ip: ClientIp) -> UserOut:
+async def update_user(
+    user_id: UserId,
+    body: UserPatch,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    uow: UowDep,
+    ip: ClientIp,
+) -> UserOut:
     changes = UserChanges(name=body.name, role=body.role, is_active=body.is_active)
     return UserOut.of(await container.users.update(uow, principal, user_id, changes, ip=ip))
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: UserId, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep,
-                      ip: ClientIp) -> None:
+async def delete_user(
+    user_id: UserId, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, ip: ClientIp
+) -> None:
     await container.users.delete(uow, principal, user_id, ip=ip)

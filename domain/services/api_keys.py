@@ -46,8 +46,14 @@ class ApiKeyService:
         )
         await uow.api_keys.add(key)
         await audit.record(
-            uow, organization_id=principal.organization_id, actor=principal, action=AuditAction.API_KEY_CREATE,
-            target_type="api_key", target_id=key.id, ip=ip, details={"name": key.name, "role": role.value},
+            uow,
+            organization_id=principal.organization_id,
+            actor=principal,
+            action=AuditAction.API_KEY_CREATE,
+            target_type="api_key",
+            target_id=key.id,
+            ip=ip,
+            details={"name": key.name, "role": role.value},
         )
         await uow.commit()
         return key, raw
@@ -65,8 +71,14 @@ class ApiKeyService:
             raise NotFound("API key", key_id)
         await uow.api_keys.delete(principal.organization_id, key_id)
         await audit.record(
-            uow, organization_id=principal.organization_id, actor=principal, action=AuditAction.API_KEY_DELETE,
-            target_type="api_key", target_id=key.id, ip=ip, details={"name": key.name},
+            uow,
+            organization_id=principal.organization_id,
+            actor=principal,
+            action=AuditAction.API_KEY_DELETE,
+            target_type="api_key",
+            target_id=key.id,
+            ip=ip,
+            details={"name": key.name},
         )
         await uow.commit()
 

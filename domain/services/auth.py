@@ -13,8 +13,8 @@ from domain.ids import new_id
 from domain.organizations import Organization, User, normalize_email
 from domain.ports import PasswordHasher, UnitOfWork
 from domain.services import audit
-from domain.tokens import TokenIssuer, digest, new_opaque_token
 from domain.sessions import RefreshToken
+from domain.tokens import TokenIssuer, digest, new_opaque_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,14 @@ class AuthService:
         await uow.organizations.add(org)
         await uow.users.add(user)
         await audit.record(
-            uow, organization_id=org.id, action=AuditAction.REGISTER, actor_type=ActorType.USER, actor_id=user.id,
-            target_type="user", target_id=user.id, ip=ip,
+            uow,
+            organization_id=org.id,
+            action=AuditAction.REGISTER,
+            actor_type=ActorType.USER,
+            actor_id=user.id,
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
         )
         pair = await self._start_session(uow, user)
         await uow.commit()
@@ -110,8 +116,14 @@ class AuthService:
         user.updated_at = now
         await uow.users.update(user)
         await audit.record(
-            uow, organization_id=user.organization_id, action=AuditAction.LOGIN, actor_type=ActorType.USER,
-            actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
+            uow,
+            organization_id=user.organization_id,
+            action=AuditAction.LOGIN,
+            actor_type=ActorType.USER,
+            actor_id=user.id,
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
         )
         pair = await self._start_session(uow, user)
         await uow.commit()
@@ -127,9 +139,14 @@ class AuthService:
             # A used token presented again: someone holds a copy. End every session of this family.
             await uow.refresh_tokens.revoke_family(stored.family_id, now)
             await audit.record(
-                uow, organization_id=stored.organization_id, action=AuditAction.REFRESH_REUSE,
-                actor_type=ActorType.USER, actor_id=stored.user_id, target_type="session",
-                target_id=stored.family_id, ip=ip,
+                uow,
+                organization_id=stored.organization_id,
+                action=AuditAction.REFRESH_REUSE,
+                actor_type=ActorType.USER,
+                actor_id=stored.user_id,
+                target_type="session",
+                target_id=stored.family_id,
+                ip=ip,
             )
             await uow.commit()
             raise invalid
@@ -142,9 +159,7 @@ class AuthService:
         await uow.commit()
         return pair
 
-    async def logout(
-        self, uow: UnitOfWork, principal: Principal, refresh_token: str | None, *, ip: str | None
-    ) -> None:
+    async def logout(self, uow: UnitOfWork, principal: Principal, refresh_token: str | None, *, ip: str | None) -> None:
         now = self._clock.now()
         families = {principal.session_id} if principal.session_id else set()
         if refresh_token:
@@ -154,8 +169,13 @@ class AuthService:
         for family in families:
             await uow.refresh_tokens.revoke_family(family, now)
         await audit.record(
-            uow, organization_id=principal.organization_id, action=AuditAction.LOGOUT, actor=principal,
-            target_type="session", target_id=principal.session_id, ip=ip,
+            uow,
+            organization_id=principal.organization_id,
+            action=AuditAction.LOGOUT,
+            actor=principal,
+            target_type="session",
+            target_id=principal.session_id,
+            ip=ip,
         )
         await uow.commit()
 
@@ -175,8 +195,14 @@ class AuthService:
         user.updated_at = now
         await uow.users.update(user)
         await audit.record(
-            uow, organization_id=user.organization_id, action=AuditAction.INVITATION_ACCEPTED,
-            actor_type=ActorType.USER, actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
+            uow,
+            organization_id=user.organization_id,
+            action=AuditAction.INVITATION_ACCEPTED,
+            actor_type=ActorType.USER,
+            actor_id=user.id,
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
         )
         pair = await self._start_session(uow, user)
         await uow.commit()
@@ -191,8 +217,14 @@ class AuthService:
             )
         if user is not None:
             await audit.record(
-                uow, organization_id=user.organization_id, action=AuditAction.LOGIN_FAILED,
-                actor_type=ActorType.USER, actor_id=user.id, target_type="user", target_id=user.id, ip=ip,
+                uow,
+                organization_id=user.organization_id,
+                action=AuditAction.LOGIN_FAILED,
+                actor_type=ActorType.USER,
+                actor_id=user.id,
+                target_type="user",
+                target_id=user.id,
+                ip=ip,
             )
 
     async def _start_session(self, uow: UnitOfWork, user: User) -> TokenPair:

@@ -63,8 +63,10 @@ class UserService:
         """Returns the user and, for an invitation, the one-time invitation token."""
         _require_admin(principal)
         if not _may_manage(principal.role, data.role):
-            raise Forbidden(f"A {principal.role.value} cannot add a user with role {data.role.value}.",
-                            code="role_too_high")
+            raise Forbidden(
+                f"A {principal.role.value} cannot add a user with role {data.role.value}.",
+                code="role_too_high",
+            )
         email = normalize_email(data.email)
         if await uow.users.get_by_email(email) is not None:
             raise Conflict("A user with this email already exists.", code="email_taken")
@@ -84,9 +86,14 @@ class UserService:
         )
         await uow.users.add(user)
         await audit.record(
-            uow, organization_id=principal.organization_id, actor=principal,
+            uow,
+            organization_id=principal.organization_id,
+            actor=principal,
             action=AuditAction.USER_INVITE if token else AuditAction.USER_CREATE,
-            target_type="user", target_id=user.id, ip=ip, details={"email": email, "role": data.role.value},
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
+            details={"email": email, "role": data.role.value},
         )
         await uow.commit()
         return user, token
@@ -122,8 +129,13 @@ class UserService:
             await uow.refresh_tokens.revoke_user(user.id, now)
         after = {"name": user.name, "role": user.role.value, "isActive": user.is_active}
         await audit.record(
-            uow, organization_id=principal.organization_id, actor=principal, action=AuditAction.USER_UPDATE,
-            target_type="user", target_id=user.id, ip=ip,
+            uow,
+            organization_id=principal.organization_id,
+            actor=principal,
+            action=AuditAction.USER_UPDATE,
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
             details={k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]},
         )
         await uow.commit()
@@ -141,7 +153,13 @@ class UserService:
         await uow.refresh_tokens.revoke_user(user.id, self._clock.now())
         await uow.users.delete(principal.organization_id, user.id)
         await audit.record(
-            uow, organization_id=principal.organization_id, actor=principal, action=AuditAction.USER_DELETE,
-            target_type="user", target_id=user.id, ip=ip, details={"email": user.email},
+            uow,
+            organization_id=principal.organization_id,
+            actor=principal,
+            action=AuditAction.USER_DELETE,
+            target_type="user",
+            target_id=user.id,
+            ip=ip,
+            details={"email": user.email},
         )
         await uow.commit()

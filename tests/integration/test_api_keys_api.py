@@ -36,8 +36,9 @@ async def test_wrong_api_key_with_a_real_prefix_is_rejected(api: Api) -> None:
 
 async def test_member_key_cannot_do_admin_things_and_no_key_can_be_owner(api: Api) -> None:
     owner = await api.register()
-    assert (await api.http.post("/auth/api-keys", json={"name": "x", "role": "owner"}, headers=owner["headers"])
-            ).status_code == 403
+    assert (
+        await api.http.post("/auth/api-keys", json={"name": "x", "role": "owner"}, headers=owner["headers"])
+    ).status_code == 403
     member_key = (await api.http.post("/auth/api-keys", json={"name": "m"}, headers=owner["headers"])).json()["key"]
     response = await api.http.get("/axon/audit-logs", headers={"X-API-Key": member_key})
     assert response.status_code == 403

@@ -18,15 +18,24 @@ async def test_register_creates_organization_and_owner(api: Api) -> None:
 
 async def test_register_with_taken_email_is_409(api: Api) -> None:
     await api.register(email="dup@example.com")
-    response = await api.http.post("/auth/register", json={
-        "email": "DUP@example.com", "password": "another password", "name": "X", "organizationName": "Y"})
+    response = await api.http.post(
+        "/auth/register",
+        json={
+            "email": "DUP@example.com",
+            "password": "another password",
+            "name": "X",
+            "organizationName": "Y",
+        },
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "email_taken"
 
 
 async def test_register_rejects_short_password_and_bad_email(api: Api) -> None:
-    response = await api.http.post("/auth/register", json={
-        "email": "not-an-email", "password": "short", "name": "X", "organizationName": "Y"})
+    response = await api.http.post(
+        "/auth/register",
+        json={"email": "not-an-email", "password": "short", "name": "X", "organizationName": "Y"},
+    )
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {"email", "password"}
 
@@ -67,8 +76,9 @@ async def test_lockout_ends_after_the_cooling_period(api_factory: ApiFactory) ->
     owner = await api.register()
     for _ in range(2):
         await api.http.post("/auth/login", json={"email": owner["email"], "password": "wrong password"})
-    assert (await api.http.post("/auth/login", json={"email": owner["email"], "password": owner["password"]})
-            ).status_code == 429
+    assert (
+        await api.http.post("/auth/login", json={"email": owner["email"], "password": owner["password"]})
+    ).status_code == 429
     await asyncio.sleep(1.2)
     ok = await api.http.post("/auth/login", json={"email": owner["email"], "password": owner["password"]})
     assert ok.status_code == 200
@@ -107,15 +117,17 @@ async def test_reusing_a_used_refresh_token_revokes_the_whole_family(api: Api) -
 
 async def test_concurrent_refreshes_of_one_token_succeed_at_most_once(api: Api) -> None:
     owner = await api.register()
-    results = await asyncio.gather(*[
-        api.http.post("/auth/refresh", json={"refreshToken": owner["refreshToken"]}) for _ in range(4)])
+    results = await asyncio.gather(
+        *[api.http.post("/auth/refresh", json={"refreshToken": owner["refreshToken"]}) for _ in range(4)]
+    )
     assert sum(r.status_code == 200 for r in results) <= 1
 
 
 async def test_logout_ends_the_session_for_access_and_refresh_tokens(api: Api) -> None:
     owner = await api.register()
-    response = await api.http.post("/auth/logout", headers=owner["headers"],
-                                   json={"refreshToken": owner["refreshToken"]})
+    response = await api.http.post(
+        "/auth/logout", headers=owner["headers"], json={"refreshToken": owner["refreshToken"]}
+    )
     assert response.status_code == 204
     assert (await api.http.get("/auth/me", headers=owner["headers"])).status_code == 401
     assert (await api.http.post("/auth/refresh", json={"refreshToken": owner["refreshToken"]})).status_code == 401

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -8,7 +10,7 @@ from tests.conftest import ApiFactory
 from worker import WORKFLOWS
 
 
-async def _ready(api_factory: ApiFactory, **overrides: object) -> tuple[int, dict[str, object]]:
+async def _ready(api_factory: ApiFactory, **overrides: object) -> tuple[int, dict[str, Any]]:
     api = await api_factory(**overrides)
     response = await api.http.get("/health/ready")
     return response.status_code, response.json()
@@ -66,4 +68,3 @@ async def test_not_ready_when_temporal_is_down(api_factory: ApiFactory) -> None:
     body = response.json()
     assert set(body["missing"]) == {"temporal", "worker"}
     assert body["checks"]["worker"].startswith("unknown")
-

@@ -16,7 +16,8 @@ K_NEW = generate_key_spec("new")
 _meta = MetaData()
 # A table of the test's own, shaped like the stores' encrypted columns: one value, and a map of values.
 vault = Table(
-    "rotation_test_vault", _meta,
+    "rotation_test_vault",
+    _meta,
     Column("id", String(36), primary_key=True),
     Column("secret", JSON, nullable=True),
     Column("credentials", JSON, nullable=True),
@@ -41,14 +42,16 @@ async def test_rotation_reencrypts_every_value_under_the_primary_key(engine: Asy
     rows = []
     for i in range(25):
         rid = f"v{i:03d}"
-        rows.append({
-            "id": rid,
-            "secret": old.encrypt(f"secret-{i}", record=f"vaults/{rid}", field="secret") if i % 5 else None,
-            "credentials": {
-                "password": old.encrypt(f"pw-{i}", record=f"vaults/{rid}", field="credentials.password"),
-                "apiKey": old.encrypt(f"key-{i}", record=f"vaults/{rid}", field="credentials.apiKey"),
-            },
-        })
+        rows.append(
+            {
+                "id": rid,
+                "secret": old.encrypt(f"secret-{i}", record=f"vaults/{rid}", field="secret") if i % 5 else None,
+                "credentials": {
+                    "password": old.encrypt(f"pw-{i}", record=f"vaults/{rid}", field="credentials.password"),
+                    "apiKey": old.encrypt(f"key-{i}", record=f"vaults/{rid}", field="credentials.apiKey"),
+                },
+            }
+        )
     async with engine.begin() as conn:
         await conn.execute(insert(vault_table), rows)
 
@@ -64,7 +67,9 @@ async def test_rotation_reencrypts_every_value_under_the_primary_key(engine: Asy
         if secret is not None:
             assert secret["kid"] == "new"
             assert only_new.decrypt_str(secret, record=f"vaults/{rid}", field="secret") == f"secret-{i}"
-        assert only_new.decrypt_str(creds["password"], record=f"vaults/{rid}", field="credentials.password") == f"pw-{i}"
+        assert (
+            only_new.decrypt_str(creds["password"], record=f"vaults/{rid}", field="credentials.password") == f"pw-{i}"
+        )
         with pytest.raises(DecryptionError):  # still bound to its record after rotation
             only_new.decrypt(creds["apiKey"], record="vaults/other", field="credentials.apiKey")
 

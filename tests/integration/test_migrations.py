@@ -21,7 +21,7 @@ async def test_migrations_build_exactly_the_models_schema(engine: AsyncEngine) -
 
 
 async def test_constraints_follow_the_naming_convention(engine: AsyncEngine) -> None:
-    def names(sync_conn: Any) -> dict[str, list[str | None]]:
+    def names(sync_conn: Any) -> dict[str, list[Any]]:
         insp = inspect(sync_conn)
         return {
             "pk": [insp.get_pk_constraint("app_user")["name"]],
@@ -32,5 +32,8 @@ async def test_constraints_follow_the_naming_convention(engine: AsyncEngine) -> 
     async with engine.connect() as conn:
         found = await conn.run_sync(names)
     assert found["pk"] == ["pk_app_user"]
-    assert sorted(found["fk"]) == ["fk_refresh_token_organization_id_organization", "fk_refresh_token_user_id_app_user"]
+    assert sorted(found["fk"]) == [
+        "fk_refresh_token_organization_id_organization",
+        "fk_refresh_token_user_id_app_user",
+    ]
     assert sorted(found["uq"]) == ["uq_app_user_email", "uq_app_user_invitation_digest"]

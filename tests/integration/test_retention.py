@@ -17,8 +17,15 @@ from workflows.schedules import ensure_schedule, retention_schedule
 
 
 def _entry(age_days: float) -> dict[str, object]:
-    return {"id": str(uuid.uuid4()), "organization_id": "org", "actor_type": "system", "actor_id": None,
-            "action": "auth.login", "details": {}, "created_at": datetime.now(UTC) - timedelta(days=age_days)}
+    return {
+        "id": str(uuid.uuid4()),
+        "organization_id": "org",
+        "actor_type": "system",
+        "actor_id": None,
+        "action": "auth.login",
+        "details": {},
+        "created_at": datetime.now(UTC) - timedelta(days=age_days),
+    }
 
 
 async def test_retention_deletes_only_entries_older_than_the_period(
@@ -30,11 +37,17 @@ async def test_retention_deletes_only_entries_older_than_the_period(
         await conn.execute(insert(AuditLogRow), old + recent)
 
     activities = RetentionActivities(SqlUnitOfWorkFactory(session_factory(clean_db)))
-    async with Worker(temporal_client, task_queue=task_queue, workflows=[RetentionWorkflow],
-                      activities=[activities.delete_expired_audit_entries]):
+    async with Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=[RetentionWorkflow],
+        activities=[activities.delete_expired_audit_entries],
+    ):
         result = await temporal_client.execute_workflow(
-            RetentionWorkflow.run, RetentionInput(retention_days=90, batch_size=10),
-            id=f"retention-{uuid.uuid4()}", task_queue=task_queue,
+            RetentionWorkflow.run,
+            RetentionInput(retention_days=90, batch_size=10),
+            id=f"retention-{uuid.uuid4()}",
+            task_queue=task_queue,
         )
     assert result.audit_entries_deleted == 25
     async with clean_db.connect() as conn:
@@ -55,7 +68,6 @@ async def test_ensuring_the_schedule_twice_keeps_one_and_an_operators_pause(temp
     assert described.schedule.state.note == "paused by an operator during an incident"
     action = described.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
-    [params] = await temporal_client.data_converter.decode(action.args, [RetentionInput])  # type: ignore[arg-type]
+    [params] = await temporal_client.data_converter.decode(action.args, [RetentionInput])
     assert params.retention_days == 30  # the new configuration replaced the old one
     await handle.delete()
-

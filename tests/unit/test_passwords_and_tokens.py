@@ -43,8 +43,17 @@ def test_expired_access_token_is_rejected() -> None:
 )
 def test_tokens_with_wrong_claims_are_rejected(payload_change: dict[str, str]) -> None:
     now = datetime.now(UTC)
-    payload = {"iss": "souls", "sub": "u1", "org": "o1", "role": "admin", "sid": "s1", "typ": "access",
-               "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp()), **payload_change}
+    payload = {
+        "iss": "souls",
+        "sub": "u1",
+        "org": "o1",
+        "role": "admin",
+        "sid": "s1",
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        **payload_change,
+    }
     token = jwt.encode(payload, "k" * 40, algorithm="HS256")
     with pytest.raises(Unauthorized):
         JwtTokenIssuer("k" * 40, "souls", 900).verify_access(token)

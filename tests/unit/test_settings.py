@@ -17,7 +17,7 @@ GOOD = {
 
 
 def test_development_runs_with_no_configuration() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.api_port == 8000
     assert settings.temporal_address == "localhost:7233"
     assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
