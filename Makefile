@@ -34,7 +34,8 @@ typecheck: $(STAMP)
 test: $(STAMP) services lint typecheck
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) services
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:

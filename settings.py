@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "souls"
     access_token_ttl_s: int = Field(default=900, ge=60)
+    # How long an API process may reuse a resolved principal; revocation elsewhere takes effect within this. 0: off.
+    auth_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=300)
 
     # "kid:base64key,kid2:base64key": the first key encrypts, every key decrypts.

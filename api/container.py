@@ -13,9 +13,12 @@ from adapters.crypto.tokens import JwtTokenIssuer
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from domain.auth import Principal
+from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
 from domain.services.api_keys import ApiKeyService
 from domain.services.auth import AuthService, LoginPolicy
+from domain.services.principals import PrincipalResolver
 from domain.services.users import UserService
 from settings import Settings
 
@@ -31,6 +34,7 @@ class Container:
     auth: AuthService
     users: UserService
     api_keys: ApiKeyService
+    principals: PrincipalResolver
     temporal: Client
 
     async def close(self) -> None:
@@ -48,6 +52,10 @@ async def build(settings: Settings) -> Container:
         window_s=settings.login_failure_window_s,
         cooldown_s=settings.login_cooldown_s,
     )
+    # Services that end someone's access clear the cache of resolved principals.
+    principal_cache: TtlCache[str, Principal] = TtlCache(settings.auth_cache_ttl_s)
+    api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
+    principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
     return Container(
         settings=settings,
         engine=engine,
@@ -61,9 +69,16 @@ async def build(settings: Settings) -> Container:
             clock=clock,
             login_policy=policy,
             refresh_ttl_s=settings.refresh_token_ttl_s,
+            on_access_changed=principal_cache.clear,
         ),
-        users=UserService(hasher=hasher, clock=clock, invitation_ttl_s=settings.invitation_ttl_s),
-        api_keys=ApiKeyService(clock=clock),
+        users=UserService(
+            hasher=hasher,
+            clock=clock,
+            invitation_ttl_s=settings.invitation_ttl_s,
+            on_access_changed=principal_cache.clear,
+        ),
+        api_keys=api_key_service,
+        principals=principals,
         # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
         temporal=await connect(settings, lazy=True, identity="souls-api"),
     )

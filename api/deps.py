@@ -13,7 +13,6 @@ from api.container import Container
 from domain.auth import Principal
 from domain.errors import Forbidden, Unauthorized
 from domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
-from domain.services.principals import principal_from_bearer
 
 
 def get_container(request: Request) -> Container:
@@ -42,9 +41,9 @@ async def get_principal(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     if bearer is not None:
-        return await principal_from_bearer(uow, container.tokens, container.clock, bearer.credentials)
+        return await container.principals.from_bearer(uow, bearer.credentials)
     if api_key:
-        return await container.api_keys.authenticate(uow, api_key)
+        return await container.principals.from_api_key(uow, api_key)
     raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
 
 

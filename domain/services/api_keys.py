@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import timedelta
 
 from domain.api_keys import ApiKey
@@ -22,8 +23,9 @@ _TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 class ApiKeyService:
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, on_access_changed: Callable[[], None] = lambda: None) -> None:
         self._clock = clock
+        self._access_changed = on_access_changed
 
     async def create(
         self, uow: UnitOfWork, principal: Principal, name: str, role: Role, *, ip: str | None
@@ -81,6 +83,7 @@ class ApiKeyService:
             details={"name": key.name},
         )
         await uow.commit()
+        self._access_changed()
 
     async def authenticate(self, uow: UnitOfWork, raw: str) -> Principal:
         key = await uow.api_keys.get_by_prefix(raw[:_PREFIX_LEN]) if len(raw) > _PREFIX_LEN else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,7 +54,9 @@ class AuthService:
         clock: Clock,
         login_policy: LoginPolicy,
         refresh_ttl_s: int,
+        on_access_changed: Callable[[], None] = lambda: None,
     ) -> None:
+        self._access_changed = on_access_changed
         self._hasher = hasher
         self._tokens = tokens
         self._clock = clock
@@ -149,6 +152,7 @@ class AuthService:
                 ip=ip,
             )
             await uow.commit()
+            self._access_changed()
             raise invalid
         user = await uow.users.get(stored.organization_id, stored.user_id)
         if user is None or not user.is_active:
@@ -178,6 +182,7 @@ class AuthService:
             ip=ip,
         )
         await uow.commit()
+        self._access_changed()
 
     async def accept_invitation(
         self, uow: UnitOfWork, token: str, password: str, name: str | None, *, ip: str | None

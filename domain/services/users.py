@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -43,7 +44,15 @@ def _require_admin(principal: Principal) -> None:
 
 
 class UserService:
-    def __init__(self, *, hasher: PasswordHasher, clock: Clock, invitation_ttl_s: int) -> None:
+    def __init__(
+        self,
+        *,
+        hasher: PasswordHasher,
+        clock: Clock,
+        invitation_ttl_s: int,
+        on_access_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._access_changed = on_access_changed
         self._hasher = hasher
         self._clock = clock
         self._invitation_ttl = timedelta(seconds=invitation_ttl_s)
@@ -139,6 +148,7 @@ class UserService:
             details={k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]},
         )
         await uow.commit()
+        self._access_changed()
         return user
 
     async def delete(self, uow: UnitOfWork, principal: Principal, user_id: str, *, ip: str | None) -> None:
@@ -163,3 +173,4 @@ class UserService:
             details={"email": user.email},
         )
         await uow.commit()
+        self._access_changed()

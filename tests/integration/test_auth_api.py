@@ -147,3 +147,14 @@ async def test_token_signed_with_another_secret_is_rejected(api_factory: ApiFact
     owner = await issuer.register()
     response = await verifier.http.get("/auth/me", headers=owner["headers"])
     assert response.status_code == 401
+
+
+async def test_logout_reaches_other_api_processes_within_the_auth_cache_ttl(api_factory: ApiFactory) -> None:
+    here = await api_factory(auth_cache_ttl_s=0.5)
+    elsewhere = await api_factory(auth_cache_ttl_s=0.5)
+    owner = await here.register()
+    assert (await elsewhere.http.get("/auth/me", headers=owner["headers"])).status_code == 200  # now cached there
+    await here.http.post("/auth/logout", headers=owner["headers"])
+    assert (await here.http.get("/auth/me", headers=owner["headers"])).status_code == 401  # at once where it happened
+    await asyncio.sleep(0.6)
+    assert (await elsewhere.http.get("/auth/me", headers=owner["headers"])).status_code == 401

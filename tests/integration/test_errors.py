@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.conftest import Api, ApiFactory
 
 
 def _is_problem(response: object) -> None:
@@ -55,3 +55,12 @@ async def test_bad_cursor_is_422_naming_cursor(api: Api) -> None:
     response = await api.http.get("/auth/users?cursor=%%%", headers=owner["headers"])
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_an_unreachable_database_answers_503_not_500(api: Api, api_factory: ApiFactory) -> None:
+    owner = await api.register()
+    down = await api_factory(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    response = await down.http.get("/auth/me", headers=owner["headers"])
+    assert response.status_code == 503
+    _is_problem(response)
+    assert response.json()["code"] == "database_unavailable"
