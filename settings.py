@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
     document_store: Literal["sql", "firestore"] = "sql"
+    firestore_project: str = "souls-local"
+    # host:port of a Firestore emulator; empty means the real Firestore with application default credentials.
+    firestore_emulator_host: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -66,6 +69,10 @@ class Settings(BaseSettings):
     login_cooldown_s: int = Field(default=900, ge=1)
 
     audit_retention_days: int = Field(default=90, ge=1)
+
+    # The proxy test fetches this URL through the proxy; it should answer the caller's IP ({"ip": ...} or text).
+    proxy_check_url: str = "https://api.ipify.org?format=json"
+    proxy_check_timeout_s: float = Field(default=10.0, gt=0, le=120)
     invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
 
     @computed_field  # type: ignore[prop-decorator]

@@ -10,14 +10,20 @@ from temporalio.client import Client
 from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.crypto.passwords import Argon2PasswordHasher
 from adapters.crypto.tokens import JwtTokenIssuer
+from adapters.documents import build_document_store
+from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from domain.auth import Principal
 from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
+from domain.identity.ports import DocumentStore
 from domain.services.api_keys import ApiKeyService
 from domain.services.auth import AuthService, LoginPolicy
+from domain.services.identity.accounts import AccountService
+from domain.services.identity.proxies import ProxyService
+from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
 from domain.services.principals import PrincipalResolver
 from domain.services.users import UserService
 from settings import Settings
@@ -35,9 +41,15 @@ class Container:
     users: UserService
     api_keys: ApiKeyService
     principals: PrincipalResolver
+    documents: DocumentStore
+    souls: SoulService
+    personas: PersonaService
+    accounts: AccountService
+    proxies: ProxyService
     temporal: Client
 
     async def close(self) -> None:
+        await self.documents.close()
         await self.engine.dispose()
 
 
@@ -56,13 +68,18 @@ async def build(settings: Settings) -> Container:
     principal_cache: TtlCache[str, Principal] = TtlCache(settings.auth_cache_ttl_s)
     api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
     principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
+    uows = SqlUnitOfWorkFactory(session_factory(engine))
+    cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
+    documents = await build_document_store(settings, engine)
+    identity = IdentityContext(store=documents, uows=uows, clock=clock)
+    checker = HttpProxyChecker(settings.proxy_check_url, settings.proxy_check_timeout_s, clock)
     return Container(
         settings=settings,
         engine=engine,
-        uow=SqlUnitOfWorkFactory(session_factory(engine)),
+        uow=uows,
         clock=clock,
         tokens=tokens,
-        cipher=FieldCipher(Keyring.parse(settings.encryption_keys)),
+        cipher=cipher,
         auth=AuthService(
             hasher=hasher,
             tokens=tokens,
@@ -79,6 +96,11 @@ async def build(settings: Settings) -> Container:
         ),
         api_keys=api_key_service,
         principals=principals,
+        documents=documents,
+        souls=SoulService(identity),
+        personas=PersonaService(identity),
+        accounts=AccountService(identity, cipher),
+        proxies=ProxyService(identity, cipher, checker),
         # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
         temporal=await connect(settings, lazy=True, identity="souls-api"),
     )

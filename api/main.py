@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.container import Container, build
-from api.routers import api_keys, audit, auth, health, users
+from api.routers import accounts, api_keys, audit, auth, health, personas, proxies, souls, users
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, auth, users, api_keys, audit):
+    for module in (health, auth, users, api_keys, audit, souls, personas, accounts, proxies):
         app.include_router(module.router)
     return app

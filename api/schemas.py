@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from domain.errors import InvalidInput
 
 T = TypeVar("T")
 
@@ -31,3 +33,12 @@ class Problem(ApiModel):
     status: int
     detail: str
     code: str
+
+
+def changes_of(body: ApiInput, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields the caller sent (null included, to clear a reference); required ones may not be null."""
+    changes = body.model_dump(exclude_unset=True)
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{to_camel(name)} cannot be null.", field=to_camel(name), code="null_not_allowed")
+    return changes

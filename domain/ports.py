@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry, AuditFilter
@@ -99,3 +100,10 @@ class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str | None, password: str) -> bool: ...
     def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class FieldSealer(Protocol):
+    """Seals a secret for one field of one record (AES-GCM in adapters/crypto) and opens it again."""
+
+    def encrypt(self, plaintext: str | bytes, *, record: str, field: str) -> dict[str, str]: ...
+    def decrypt_str(self, stored: Mapping[str, Any], *, record: str, field: str) -> str: ...

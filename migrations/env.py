@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from adapters.sql.engine import create_engine
-from adapters.sql.tables import metadata
+from adapters.sql.schema import metadata
 from settings import Settings
 
 config = context.config

@@ -21,7 +21,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.sql.engine import create_engine, session_factory
-from adapters.sql.tables import metadata
+from adapters.sql.identity.store import SqlDocumentStore
+from adapters.sql.schema import metadata
 from adapters.temporal.client import data_converter
 from adapters.temporal.devserver import dynamic_config_args, temporal_cli
 from api.container import Container, build
@@ -29,6 +30,8 @@ from api.main import create_app
 from cli import migrate
 from settings import Settings
 from workflows import search_attributes
+
+pytest_plugins = ["tests.support.proxy_fixtures"]
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -77,15 +80,16 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A migrated database of each backend, created for this test session and removed after it."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "souls.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-        return
+@pytest.fixture(scope="session")
+async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "souls.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
     name = await _create_pg_database()
     url = f"postgresql+asyncpg://{PG_ADMIN_DSN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
     try:
@@ -96,19 +100,64 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(database_url, pool_size=5)
-    yield eng
-    await eng.dispose()
+async def engines() -> AsyncIterator[dict[str, AsyncEngine]]:
+    """One engine per database URL for the whole session."""
+    cache: dict[str, AsyncEngine] = {}
+    yield cache
+    for eng in cache.values():
+        await eng.dispose()
+
+
+async def _clean(eng: AsyncEngine) -> AsyncEngine:
+    async with eng.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
+    return eng
+
+
+def _engine_for(engines: dict[str, AsyncEngine], url: str) -> AsyncEngine:
+    if url not in engines:
+        engines[url] = create_engine(url, pool_size=5)
+    return engines[url]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of each backend, created for this test session and removed after it."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str, engines: dict[str, AsyncEngine]) -> AsyncEngine:
+    return _engine_for(engines, database_url)
 
 
 @pytest.fixture
 async def clean_db(engine: AsyncEngine) -> AsyncEngine:
     """Every test starts with empty tables."""
-    async with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            await conn.execute(delete(table))
-    return engine
+    return await _clean(engine)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "firestore"])
+def document_backend(request: pytest.FixtureRequest) -> tuple[str, Any]:
+    """Which implementation of the document side, with what it needs (a database URL or a store factory)."""
+    if request.param == "firestore":
+        return "firestore", request.getfixturevalue("firestore_store_factory")
+    return "sql", request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+async def document_store(document_backend: tuple[str, Any], engines: dict[str, AsyncEngine]) -> AsyncIterator[Any]:
+    """The document side on each of its three implementations, empty at the start of the test."""
+    kind, target = document_backend
+    if kind == "firestore":
+        store = await target()
+        yield store
+        await store.close()
+        return
+    eng = await _clean(_engine_for(engines, target))
+    yield SqlDocumentStore(eng)
 
 
 # --- Temporal --------------------------------------------------------------------------------------------------
@@ -144,10 +193,28 @@ def task_queue() -> str:
 # --- the API ---------------------------------------------------------------------------------------------------
 
 
+# Every response the suite receives, and every secret the tests submitted: `pytest_sessionfinish` fails the run if
+# a secret ever came back outside the endpoints whose job is to reveal one.
+SUBMITTED_SECRETS: set[str] = set()
+RESPONSES: list[tuple[str, str]] = []
+REVEALING_PATHS = ("/credentials/reveal",)
+
+
+async def _record_response(response: httpx.Response) -> None:
+    await response.aread()
+    RESPONSES.append((response.request.url.path, response.text))
+
+
 @dataclass
 class Api:
     http: httpx.AsyncClient
     container: Container
+
+    @staticmethod
+    def secret(value: str) -> str:
+        """Mark a value as a secret the API must never answer with (outside reveal endpoints)."""
+        SUBMITTED_SECRETS.add(value)
+        return value
 
     async def register(
         self, email: str | None = None, org: str = "Acme", password: str = "correct horse battery"
@@ -155,7 +222,7 @@ class Api:
         email = email or f"owner-{uuid.uuid4().hex[:8]}@example.com"
         response = await self.http.post(
             "/auth/register",
-            json={"email": email, "password": password, "name": "Owner", "organizationName": org},
+            json={"email": email, "password": self.secret(password), "name": "Owner", "organizationName": org},
         )
         assert response.status_code == 201, response.text
         tokens: dict[str, Any] = response.json()
@@ -189,7 +256,11 @@ async def api_factory(
         app = create_app(container=container)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            event_hooks={"response": [_record_response]},
+        )
         opened.append((http, lifespan, container))
         return Api(http=http, container=container)
 
@@ -207,3 +278,42 @@ async def api(api_factory: ApiFactory) -> Api:
 
 def session_maker(engine: AsyncEngine) -> Any:
     return session_factory(engine)
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.lines.append(record.getMessage() if record.args is None else str(record.msg))
+
+
+LOGS = _LogCollector()
+logging.getLogger().addHandler(LOGS)
+logging.getLogger().setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any response (outside reveal endpoints) or any log line carried a submitted secret."""
+    leaks = [
+        (path, secret)
+        for path, body in RESPONSES
+        if not path.endswith(REVEALING_PATHS)
+        for secret in SUBMITTED_SECRETS
+        if len(secret) >= 6 and secret in body
+    ]
+    leaks += [
+        ("log", secret) for line in LOGS.lines for secret in SUBMITTED_SECRETS if len(secret) >= 6 and secret in line
+    ]
+    if leaks:
+        print(f"\nSECRET LEAK: {len(leaks)} response(s)/log line(s) carried a submitted secret: {leaks[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        print(
+            f"\nno secret leaked: {len(RESPONSES)} responses and {len(LOGS.lines)} log lines checked against "
+            f"{len(SUBMITTED_SECRETS)} submitted secrets"
+        )

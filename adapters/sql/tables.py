@@ -22,7 +22,7 @@ SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 metadata = SQLModel.metadata
 
 
-def _ts(nullable: bool = False, index: bool = False) -> Any:
+def timestamp_field(nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
@@ -35,8 +35,8 @@ class OrganizationRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200)
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class UserRow(SQLModel, table=True):
@@ -51,10 +51,10 @@ class UserRow(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     invitation_digest: str | None = Field(default=None, max_length=64, unique=True)
-    invitation_expires_at: datetime | None = _ts(nullable=True)
-    last_login_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    invitation_expires_at: datetime | None = timestamp_field(nullable=True)
+    last_login_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class RefreshTokenRow(SQLModel, table=True):
@@ -65,10 +65,10 @@ class RefreshTokenRow(SQLModel, table=True):
     organization_id: str = _fk("organization.id", index=False)
     family_id: str = Field(max_length=36, index=True)
     token_digest: str = Field(max_length=64, unique=True)
-    expires_at: datetime = _ts()
-    used_at: datetime | None = _ts(nullable=True)
-    revoked_at: datetime | None = _ts(nullable=True)
-    created_at: datetime = _ts()
+    expires_at: datetime = timestamp_field()
+    used_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field()
 
 
 class ApiKeyRow(SQLModel, table=True):
@@ -82,8 +82,8 @@ class ApiKeyRow(SQLModel, table=True):
     key_digest: str = Field(max_length=64)
     role: str = Field(max_length=16)
     created_by: str = Field(max_length=36)
-    created_at: datetime = _ts()
-    last_used_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = timestamp_field()
+    last_used_at: datetime | None = timestamp_field(nullable=True)
 
 
 class AuditLogRow(SQLModel, table=True):
@@ -104,7 +104,7 @@ class AuditLogRow(SQLModel, table=True):
     target_id: str | None = Field(default=None, max_length=64)
     ip: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = _ts(index=True)
+    created_at: datetime = timestamp_field(index=True)
 
 
 class LoginFailureRow(SQLModel, table=True):
@@ -114,5 +114,5 @@ class LoginFailureRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=400)
     count: int = 0
-    window_started_at: datetime = _ts()
-    locked_until: datetime | None = _ts(nullable=True)
+    window_started_at: datetime = timestamp_field()
+    locked_until: datetime | None = timestamp_field(nullable=True)

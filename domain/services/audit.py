@@ -9,7 +9,7 @@ from domain.auth import ActorType, Principal
 from domain.clock import utcnow
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
-from domain.ports import UnitOfWork
+from domain.ports import UnitOfWork, UnitOfWorkFactory
 
 
 async def record(
@@ -45,3 +45,12 @@ async def list_entries(
     uow: UnitOfWork, principal: Principal, filters: AuditFilter, page: PageRequest
 ) -> Page[AuditEntry]:
     return await uow.audit.list(principal.organization_id, filters, page)
+
+
+async def record_now(uows: UnitOfWorkFactory, **entry: Any) -> AuditEntry:
+    """Record an entry in a transaction of its own: for changes made in the document store, which has no shared
+    transaction with the audit log (the entry is written right after the change succeeds)."""
+    async with uows() as uow:
+        recorded = await record(uow, **entry)
+        await uow.commit()
+    return recorded

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.tables import metadata
+from adapters.sql.schema import metadata
 
 
 async def test_migrations_build_exactly_the_models_schema(engine: AsyncEngine) -> None:

@@ -1,0 +1,80 @@
+"""Shared pieces of the SQL document repositories: tables, write transactions, keyset pages, back-references."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.engine import WRITE
+from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
+from domain.pagination import Cursor, PageRequest
+
+SOUL = SoulRow.__table__  # type: ignore[attr-defined]
+PERSONA = PersonaRow.__table__  # type: ignore[attr-defined]
+ACCOUNT = AccountRow.__table__  # type: ignore[attr-defined]
+PROXY = ProxyRow.__table__  # type: ignore[attr-defined]
+
+
+async def keyset_page(
+    conn: AsyncConnection, stmt: Select[Any], table: Any, page: PageRequest
+) -> tuple[list[Row[Any]], str | None]:
+    if page.after is not None:
+        c = page.after
+        stmt = stmt.where(
+            or_(table.c.created_at > c.created_at, and_(table.c.created_at == c.created_at, table.c.id > c.id))
+        )
+    rows = list((await conn.execute(stmt.order_by(table.c.created_at, table.c.id).limit(page.limit + 1))).all())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursor = Cursor(created_at=rows[-1].created_at, id=rows[-1].id).encode() if more and rows else None
+    return rows, cursor
+
+
+async def exists(conn: AsyncConnection, table: Any, organization_id: str, row_id: str) -> bool:
+    stmt = select(table.c.id).where(table.c.id == row_id, table.c.organization_id == organization_id)
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def account_ids_by(conn: AsyncConnection, column: Any, keys: Iterable[str]) -> dict[str, list[str]]:
+    keys = list(keys)
+    out: dict[str, list[str]] = defaultdict(list)
+    if not keys:
+        return out
+    stmt = select(column, ACCOUNT.c.id).where(column.in_(keys)).order_by(ACCOUNT.c.created_at, ACCOUNT.c.id)
+    for key, account_id in (await conn.execute(stmt)).all():
+        out[key].append(account_id)
+    return out
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def write(self) -> Any:
+        return _WriteTx(self.engine)
+
+
+class _WriteTx:
+    """`async with store.write() as conn`: a write transaction (BEGIN IMMEDIATE on SQLite)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __aenter__(self) -> AsyncConnection:
+        self._conn = await self._engine.connect()
+        await self._conn.execution_options(**WRITE)
+        self._tx = await self._conn.begin()
+        return self._conn
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                await self._tx.commit()
+            else:
+                await self._tx.rollback()
+        finally:
+            await self._conn.close()

@@ -1,0 +1,9 @@
+"""Every table of the relational store, for Alembic and the tests (importing the modules registers their tables)."""
+
+from __future__ import annotations
+
+from adapters.sql import identity_tables, tables
+
+metadata = tables.metadata
+
+__all__ = ["identity_tables", "metadata", "tables"]

@@ -1,0 +1,99 @@
+"""Souls (`/axon/souls`): brand identities. `accountIds` is maintained by the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import Field, StringConstraints
+
+from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.schemas import ApiInput, ApiModel, PageOut, changes_of
+from domain.identity.souls import Soul, SoulFilter, SoulStatus
+
+router = APIRouter(prefix="/axon/souls", tags=["souls"])
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SoulId = Annotated[str, Path(max_length=64)]
+Metadata = Annotated[dict[str, Any], Field(max_length=100, description="Free-form key/value data")]
+
+
+class SoulIn(ApiInput):
+    name: Name
+    description: Annotated[str | None, Field(max_length=4000)] = None
+    status: SoulStatus = SoulStatus.ACTIVE
+    persona_id: Ref | None = None
+    proxy_id: Ref | None = Field(default=None, description="The soul's default proxy")
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class SoulPatch(ApiInput):
+    name: Name | None = None
+    description: Annotated[str | None, Field(max_length=4000)] = None
+    status: SoulStatus | None = None
+    persona_id: Ref | None = None
+    proxy_id: Ref | None = None
+    metadata: Metadata | None = None
+
+
+class SoulOut(ApiModel):
+    id: str
+    name: str
+    description: str | None
+    status: SoulStatus
+    persona_id: str | None
+    proxy_id: str | None
+    account_ids: list[str]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, soul: Soul) -> SoulOut:
+        return cls.model_validate(soul.model_dump())
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SoulOut)
+async def create_soul(body: SoulIn, principal: CurrentPrincipal, container: ContainerDep) -> SoulOut:
+    return SoulOut.of(await container.souls.create(principal, body.model_dump()))
+
+
+@router.get("", response_model=PageOut[SoulOut])
+async def list_souls(
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    page: PageDep,
+    status_: Annotated[SoulStatus | None, Query(alias="status")] = None,
+    search: Annotated[
+        str | None, Query(min_length=1, max_length=40, description="Name or a word of it starts with")
+    ] = None,
+) -> PageOut[SoulOut]:
+    result = await container.souls.find(principal, SoulFilter(status=status_, search=search), page)
+    return PageOut(items=[SoulOut.of(s) for s in result.items], next_cursor=result.next_cursor)
+
+
+@router.get("/{soul_id}", response_model=SoulOut)
+async def get_soul(soul_id: SoulId, principal: CurrentPrincipal, container: ContainerDep) -> SoulOut:
+    return SoulOut.of(await container.souls.get(principal, soul_id))
+
+
+@router.api_route("/{soul_id}", methods=["PUT", "PATCH"], response_model=SoulOut)
+async def update_soul(
+    soul_id: SoulId, body: SoulPatch, principal: CurrentPrincipal, container: ContainerDep
+) -> SoulOut:
+    """Changes the fields sent; others stay. `personaId`/`proxyId` null clears them."""
+    changes = changes_of(body, required=("name", "status", "metadata"))
+    return SoulOut.of(await container.souls.update(principal, soul_id, changes))
+
+
+@router.delete("/{soul_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_soul(
+    soul_id: SoulId,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    ip: ClientIp,
+    cascade: Annotated[bool, Query(description="Also delete the soul's accounts")] = False,
+) -> None:
+    await container.souls.delete(principal, soul_id, cascade=cascade, ip=ip)

@@ -1,0 +1,94 @@
+"""Repository contracts of the document side, one per aggregate. Each method is atomic on its own (a SQL
+transaction, a Firestore transaction), and keeps `soul.account_ids` and `proxy.assigned_account_ids` equal to the
+accounts' `soul_id` and `proxy_id`.
+
+References given in a body (a soul's persona, an account's soul or proxy) that do not exist in the organization raise
+`ReferenceNotFound`; removals that something still uses raise `InUse` naming what blocks them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.errors import Conflict, InvalidInput
+from domain.identity.accounts import Account, AccountFilter
+from domain.identity.personas import Persona
+from domain.identity.proxies import HealthUpdate, Proxy, ProxyFilter
+from domain.identity.souls import Soul, SoulFilter
+from domain.pagination import Page, PageRequest
+
+
+class ReferenceNotFound(InvalidInput):
+    def __init__(self, field: str, resource: str, resource_id: str) -> None:
+        super().__init__(
+            f"{resource} {resource_id!r} does not exist in this organization.",
+            field=field,
+            code=f"{resource.lower()}_not_found",
+        )
+
+
+class InUse(Conflict):
+    def __init__(self, detail: str, *, code: str, **blocking: list[str]) -> None:
+        super().__init__(detail, code=code, blocking=blocking)
+
+
+class DuplicateHandle(Conflict):
+    def __init__(self, platform: str, handle: str) -> None:
+        super().__init__(
+            f"This organization already has a {platform} account with handle {handle!r}.",
+            code="handle_taken",
+        )
+
+
+class SoulRepository(Protocol):
+    async def add(self, soul: Soul) -> None: ...
+    async def get(self, organization_id: str, soul_id: str) -> Soul | None: ...
+    async def find(self, organization_id: str, filters: SoulFilter, page: PageRequest) -> Page[Soul]: ...
+    async def update(self, soul: Soul) -> Soul: ...
+    async def delete(self, organization_id: str, soul_id: str, *, cascade: bool) -> list[str]:
+        """Delete the soul; with `cascade` its accounts too (returning their ids), else InUse while it has any."""
+        ...
+
+
+class PersonaRepository(Protocol):
+    async def add(self, persona: Persona) -> None: ...
+    async def get(self, organization_id: str, persona_id: str) -> Persona | None: ...
+    async def find(self, organization_id: str, page: PageRequest) -> Page[Persona]: ...
+    async def update(self, persona: Persona) -> Persona: ...
+    async def delete(self, organization_id: str, persona_id: str, *, unassign: bool) -> list[str]:
+        """Delete the persona; with `unassign` clear it from the souls using it (returning their ids)."""
+        ...
+
+
+class AccountRepository(Protocol):
+    async def add(self, account: Account) -> None: ...
+    async def get(self, organization_id: str, account_id: str) -> Account | None: ...
+    async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]: ...
+    async def update(self, account: Account) -> Account:
+        """Replace the account; moving it to another soul or proxy moves the back-references in the same step."""
+        ...
+
+    async def delete(self, organization_id: str, account_id: str) -> None: ...
+
+
+class ProxyRepository(Protocol):
+    async def add(self, proxy: Proxy) -> None: ...
+    async def get(self, organization_id: str, proxy_id: str) -> Proxy | None: ...
+    async def find(self, organization_id: str, filters: ProxyFilter, page: PageRequest) -> Page[Proxy]: ...
+    async def update(self, proxy: Proxy) -> Proxy: ...
+    async def record_health(self, organization_id: str, proxy_id: str, update: HealthUpdate) -> Proxy | None: ...
+    async def delete(self, organization_id: str, proxy_id: str, *, unassign: bool) -> list[str]:
+        """Delete the proxy; with `unassign` clear it from accounts and souls using it (returning the account ids)."""
+        ...
+
+
+class DocumentStore(Protocol):
+    @property
+    def souls(self) -> SoulRepository: ...
+    @property
+    def personas(self) -> PersonaRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def proxies(self) -> ProxyRepository: ...
+    async def close(self) -> None: ...

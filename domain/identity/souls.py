@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class SoulStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    SUSPENDED = "suspended"
+
+
+class Soul(BaseModel):
+    """A brand identity. `account_ids` is maintained by the stores from the accounts' `soul_id`."""
+
+    id: str
+    organization_id: str
+    name: str
+    description: str | None = None
+    status: SoulStatus = SoulStatus.ACTIVE
+    persona_id: str | None = None
+    proxy_id: str | None = None
+    account_ids: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class SoulFilter(BaseModel):
+    status: SoulStatus | None = None
+    search: str | None = None  # case-insensitive: the name, or a word of it, starts with this
+
+
+def search_terms(name: str) -> list[str]:
+    """Every prefix of the name and of each word of it (lower case), so stores can match a search by equality."""
+    lowered = " ".join(name.lower().split())
+    terms: set[str] = set()
+    starts = [0] + [i + 1 for i, ch in enumerate(lowered) if ch == " "]
+    for start in starts:
+        for end in range(start + 1, min(len(lowered), start + 40) + 1):
+            terms.add(lowered[start:end])
+    return sorted(terms)

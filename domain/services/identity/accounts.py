@@ -1,0 +1,133 @@
+"""Accounts: credentials sealed on the way in, described (never returned) on the way out, revealed to owners and
+admins only, and every credential change, reveal, TOTP read and proxy change audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+
+from domain.auth import Principal
+from domain.errors import Conflict, Forbidden, NotFound
+from domain.identity.accounts import Account, AccountFilter
+from domain.identity.credentials import CredentialValue, open_all, open_one, seal_changes
+from domain.identity.platforms import Platform, normalize_handle
+from domain.ids import new_id
+from domain.pagination import Page, PageRequest
+from domain.ports import FieldSealer
+from domain.services import audit
+from domain.services.identity.souls import IdentityContext
+
+
+class AccountService:
+    def __init__(self, ctx: IdentityContext, sealer: FieldSealer) -> None:
+        self._ctx = ctx
+        self._sealer = sealer
+
+    async def _audit(self, principal: Principal, action: str, account_id: str, ip: str | None, **details: Any) -> None:
+        await audit.record_now(
+            self._ctx.uows, organization_id=principal.organization_id, actor=principal, action=action,
+            target_type="account", target_id=account_id, ip=ip, details=details,
+        )  # fmt: skip
+
+    async def create(
+        self, principal: Principal, values: dict[str, Any], credentials: dict[str, CredentialValue], *, ip: str | None
+    ) -> Account:
+        platform = Platform.parse(values.pop("platform"))
+        handle = normalize_handle(platform, values.pop("handle"))
+        now = self._ctx.clock.now()
+        account = Account(
+            id=new_id(), organization_id=principal.organization_id, platform=platform, handle=handle,
+            created_at=now, updated_at=now, **values,
+        )  # fmt: skip
+        sealed, count = seal_changes(self._sealer, account, credentials)
+        account = account.model_copy(update={"credentials": sealed, "backup_codes_count": count})
+        await self._ctx.store.accounts.add(account)
+        if credentials:
+            await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
+        if account.proxy_id:
+            await self._audit(principal, "account.proxy_assign", account.id, ip, proxyId=account.proxy_id)
+        return account
+
+    async def get(self, principal: Principal, account_id: str) -> Account:
+        account = await self._ctx.store.accounts.get(principal.organization_id, account_id)
+        if account is None:
+            raise NotFound("Account", account_id)
+        return account
+
+    async def find(self, principal: Principal, filters: AccountFilter, page: PageRequest) -> Page[Account]:
+        return await self._ctx.store.accounts.find(principal.organization_id, filters, page)
+
+    async def update(
+        self,
+        principal: Principal,
+        account_id: str,
+        changes: dict[str, Any],
+        credentials: dict[str, CredentialValue] | None,
+        *,
+        ip: str | None,
+    ) -> Account:
+        account = await self.get(principal, account_id)
+        if "platform" in changes:
+            changes["platform"] = Platform.parse(changes["platform"])
+        platform = changes.get("platform", account.platform)
+        if "handle" in changes or "platform" in changes:
+            changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
+        if credentials:
+            changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
+        changes["updated_at"] = self._ctx.clock.now()
+        updated = await self._ctx.store.accounts.update(
+            Account.model_validate(account.model_copy(update=changes).model_dump())
+        )
+        if credentials:
+            await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
+        if "proxy_id" in changes and changes["proxy_id"] != account.proxy_id:
+            await self._audit_proxy_change(principal, account, changes["proxy_id"], ip)
+        return updated
+
+    async def set_proxy(
+        self, principal: Principal, account_id: str, proxy_id: str | None, *, ip: str | None
+    ) -> Account:
+        account = await self.get(principal, account_id)
+        if account.proxy_id == proxy_id:
+            return account
+        updated = await self._ctx.store.accounts.update(
+            account.model_copy(update={"proxy_id": proxy_id, "updated_at": self._ctx.clock.now()})
+        )
+        await self._audit_proxy_change(principal, account, proxy_id, ip)
+        return updated
+
+    async def _audit_proxy_change(
+        self, principal: Principal, account: Account, proxy_id: str | None, ip: str | None
+    ) -> None:
+        if proxy_id is None:
+            await self._audit(principal, "account.proxy_unassign", account.id, ip, proxyId=account.proxy_id)
+        else:
+            await self._audit(
+                principal, "account.proxy_assign", account.id, ip, proxyId=proxy_id, previousProxyId=account.proxy_id
+            )
+
+    async def delete(self, principal: Principal, account_id: str, *, ip: str | None) -> None:
+        account = await self.get(principal, account_id)
+        await self._ctx.store.accounts.delete(principal.organization_id, account_id)
+        await self._audit(principal, "account.delete", account_id, ip, platform=account.platform.value,
+                          handle=account.handle, soulId=account.soul_id)  # fmt: skip
+
+    async def reveal(self, principal: Principal, account_id: str, *, ip: str | None) -> dict[str, Any]:
+        if not principal.is_admin:
+            raise Forbidden("Only owners and admins can reveal credentials.", code="role_required")
+        account = await self.get(principal, account_id)
+        revealed = open_all(self._sealer, account)
+        await self._audit(principal, "account.credentials_reveal", account_id, ip, fields=sorted(revealed))
+        return revealed
+
+    async def totp(self, principal: Principal, account_id: str, *, ip: str | None) -> tuple[str, int]:
+        """The current 2FA code and the seconds it stays valid."""
+        account = await self.get(principal, account_id)
+        secret = open_one(self._sealer, account, "twoFactorSecret")
+        if secret is None:
+            raise Conflict("This account has no 2FA secret stored.", code="no_two_factor_secret")
+        totp = pyotp.TOTP(secret)
+        now = self._ctx.clock.now()
+        await self._audit(principal, "account.totp_read", account_id, ip)
+        return totp.at(now), totp.interval - int(now.timestamp()) % totp.interval

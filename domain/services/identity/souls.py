@@ -1,0 +1,96 @@
+"""Souls and Personas: create, read, change, delete (deletions audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.auth import Principal
+from domain.clock import Clock
+from domain.errors import NotFound
+from domain.identity.personas import Persona, validate_timezone
+from domain.identity.ports import DocumentStore
+from domain.identity.souls import Soul, SoulFilter
+from domain.ids import new_id
+from domain.pagination import Page, PageRequest
+from domain.ports import UnitOfWorkFactory
+from domain.services import audit
+
+
+@dataclass(frozen=True)
+class IdentityContext:
+    store: DocumentStore
+    uows: UnitOfWorkFactory
+    clock: Clock
+
+
+class SoulService:
+    def __init__(self, ctx: IdentityContext) -> None:
+        self._ctx = ctx
+
+    async def create(self, principal: Principal, values: dict[str, Any]) -> Soul:
+        now = self._ctx.clock.now()
+        soul = Soul(id=new_id(), organization_id=principal.organization_id, created_at=now, updated_at=now, **values)
+        await self._ctx.store.souls.add(soul)
+        return soul
+
+    async def get(self, principal: Principal, soul_id: str) -> Soul:
+        soul = await self._ctx.store.souls.get(principal.organization_id, soul_id)
+        if soul is None:
+            raise NotFound("Soul", soul_id)
+        return soul
+
+    async def find(self, principal: Principal, filters: SoulFilter, page: PageRequest) -> Page[Soul]:
+        return await self._ctx.store.souls.find(principal.organization_id, filters, page)
+
+    async def update(self, principal: Principal, soul_id: str, changes: dict[str, Any]) -> Soul:
+        soul = await self.get(principal, soul_id)
+        changed = soul.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
+        return await self._ctx.store.souls.update(Soul.model_validate(changed.model_dump()))
+
+    async def delete(self, principal: Principal, soul_id: str, *, cascade: bool, ip: str | None) -> list[str]:
+        deleted_accounts = await self._ctx.store.souls.delete(principal.organization_id, soul_id, cascade=cascade)
+        await audit.record_now(
+            self._ctx.uows, organization_id=principal.organization_id, actor=principal, action="soul.delete",
+            target_type="soul", target_id=soul_id, ip=ip, details={"deletedAccountIds": deleted_accounts},
+        )  # fmt: skip
+        return deleted_accounts
+
+
+class PersonaService:
+    def __init__(self, ctx: IdentityContext) -> None:
+        self._ctx = ctx
+
+    async def create(self, principal: Principal, values: dict[str, Any]) -> Persona:
+        if "timezone" in values:
+            values = {**values, "timezone": validate_timezone(values["timezone"])}
+        now = self._ctx.clock.now()
+        persona = Persona(
+            id=new_id(), organization_id=principal.organization_id, created_at=now, updated_at=now, **values
+        )
+        await self._ctx.store.personas.add(persona)
+        return persona
+
+    async def get(self, principal: Principal, persona_id: str) -> Persona:
+        persona = await self._ctx.store.personas.get(principal.organization_id, persona_id)
+        if persona is None:
+            raise NotFound("Persona", persona_id)
+        return persona
+
+    async def find(self, principal: Principal, page: PageRequest) -> Page[Persona]:
+        return await self._ctx.store.personas.find(principal.organization_id, page)
+
+    async def update(self, principal: Principal, persona_id: str, changes: dict[str, Any]) -> Persona:
+        if "timezone" in changes:
+            changes = {**changes, "timezone": validate_timezone(changes["timezone"])}
+        persona = await self.get(principal, persona_id)
+        changed = persona.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
+        return await self._ctx.store.personas.update(Persona.model_validate(changed.model_dump()))
+
+    async def delete(self, principal: Principal, persona_id: str, *, unassign: bool, ip: str | None) -> list[str]:
+        souls = await self._ctx.store.personas.delete(principal.organization_id, persona_id, unassign=unassign)
+        await audit.record_now(
+            self._ctx.uows, organization_id=principal.organization_id, actor=principal, action="persona.delete",
+            target_type="persona", target_id=persona_id, ip=ip, details={"unassignedSoulIds": souls},
+        )  # fmt: skip
+        return souls

@@ -1,0 +1,314 @@
+"""The identity endpoints through the API: souls, personas, accounts (credentials write-only), proxies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyotp
+
+from tests.conftest import Api
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+async def _soul(api: Api, h: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await api.http.post("/axon/souls", json={"name": "Acme Coffee", **body}, headers=h)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def _proxy(api: Api, h: dict[str, str], **body: Any) -> dict[str, Any]:
+    payload = {
+        "name": "Manila 1",
+        "type": "residential",
+        "protocol": "http",
+        "host": "proxy.example.com",
+        "port": 8080,
+        **body,
+    }
+    response = await api.http.post("/axon/proxies", json=payload, headers=h)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def _account(api: Api, h: dict[str, str], soul_id: str, **body: Any) -> dict[str, Any]:
+    payload = {"soulId": soul_id, "platform": "x", "handle": "@AcmeCoffee", **body}
+    response = await api.http.post("/axon/accounts", json=payload, headers=h)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_soul_crud_with_camel_case_and_server_maintained_account_ids(api: Api) -> None:
+    h = (await api.register())["headers"]
+    persona = (
+        await api.http.post("/axon/personas", json={"name": "Barista", "timezone": "Asia/Manila"}, headers=h)
+    ).json()
+    soul = await _soul(api, h, description="Coffee brand", personaId=persona["id"], metadata={"tier": "gold"})
+    assert soul["personaId"] == persona["id"]
+    assert soul["accountIds"] == []
+    assert soul["status"] == "active"
+    account = await _account(api, h, soul["id"])
+    fetched = (await api.http.get(f"/axon/souls/{soul['id']}", headers=h)).json()
+    assert fetched["accountIds"] == [account["id"]]
+    updated = await api.http.put(f"/axon/souls/{soul['id']}", json={"status": "inactive", "personaId": None}, headers=h)
+    assert updated.status_code == 200
+    assert (updated.json()["status"], updated.json()["personaId"], updated.json()["name"]) == (
+        "inactive",
+        None,
+        "Acme Coffee",
+    )
+    listed = (await api.http.get("/axon/souls", params={"status": "inactive", "search": "coff"}, headers=h)).json()
+    assert [s["id"] for s in listed["items"]] == [soul["id"]]
+
+
+async def test_deleting_a_soul_with_accounts_is_409_unless_cascade(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    account = await _account(api, h, soul["id"])
+    blocked = await api.http.delete(f"/axon/souls/{soul['id']}", headers=h)
+    assert blocked.status_code == 409
+    assert blocked.json()["code"] == "soul_has_accounts"
+    assert blocked.json()["blocking"] == {"accountIds": [account["id"]]}
+    assert (
+        await api.http.delete(f"/axon/souls/{soul['id']}", params={"cascade": "true"}, headers=h)
+    ).status_code == 204
+    assert (await api.http.get(f"/axon/accounts/{account['id']}", headers=h)).status_code == 404
+
+
+async def test_persona_validates_its_timezone_and_languages(api: Api) -> None:
+    h = (await api.register())["headers"]
+    bad = await api.http.post("/axon/personas", json={"name": "P", "timezone": "Mars/Olympus"}, headers=h)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "timezone"
+    bad_lang = await api.http.post("/axon/personas", json={"name": "P", "languagePreferences": ["english!"]}, headers=h)
+    assert bad_lang.status_code == 422
+    assert bad_lang.json()["errors"][0]["field"].startswith("languagePreferences")
+    good = await api.http.post(
+        "/axon/personas",
+        headers=h,
+        json={
+            "name": "Barista",
+            "tone": "warm",
+            "style": "short",
+            "systemPrompt": "You are a barista.",
+            "demographics": {"age": 28},
+            "personality": {"interests": ["coffee"]},
+            "backstory": "Grew up in Cebu.",
+            "primaryLocation": "Manila",
+            "timezone": "Asia/Manila",
+            "languagePreferences": ["en", "fil"],
+            "activitySchedule": {"weekdays": ["08:00"]},
+            "contentThemes": ["coffee", "mornings"],
+            "engagementStyle": {"replies": "often"},
+        },
+    )
+    assert good.status_code == 201
+    assert good.json()["primaryLocation"] == "Manila"
+    patched = await api.http.patch(f"/axon/personas/{good.json()['id']}", json={"timezone": "Europe/Berlin"}, headers=h)
+    assert patched.json()["timezone"] == "Europe/Berlin"
+    assert patched.json()["contentThemes"] == ["coffee", "mornings"]
+
+
+async def test_account_credentials_are_write_only_and_revealed_to_admins_only(api: Api) -> None:
+    owner = await api.register()
+    h = owner["headers"]
+    soul = await _soul(api, h)
+    creds = {
+        "username": api.secret("acme-login-name"),
+        "password": api.secret("pa55-word-secret"),
+        "accessToken": api.secret("access-token-value"),
+        "apiKey": api.secret("api-key-value-1"),
+        "twoFactorSecret": api.secret(TOTP_SECRET),
+        "backupCodes": [api.secret(f"backup-{i:04d}") for i in range(8)],
+    }
+    account = await _account(api, h, soul["id"], credentials=creds)
+    assert account["credentials"] == {
+        "hasUsername": True,
+        "hasPassword": True,
+        "hasAccessToken": True,
+        "hasRefreshToken": False,
+        "hasApiKey": True,
+        "hasApiSecret": False,
+        "hasTwoFactorSecret": True,
+        "backupCodesCount": 8,
+    }
+    assert account["handle"] == "acmecoffee"
+
+    revealed = await api.http.post(f"/axon/accounts/{account['id']}/credentials/reveal", headers=h)
+    assert revealed.status_code == 200
+    assert revealed.json()["credentials"]["password"] == "pa55-word-secret"
+    assert revealed.json()["credentials"]["backupCodes"] == creds["backupCodes"]
+
+    member = await api.http.post(
+        "/auth/users",
+        headers=h,
+        json={"email": "op@example.com", "name": "Op", "password": api.secret("member password 1")},
+    )
+    assert member.status_code == 201
+    tokens = (
+        await api.http.post("/auth/login", json={"email": "op@example.com", "password": "member password 1"})
+    ).json()
+    mh = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    assert (await api.http.post(f"/axon/accounts/{account['id']}/credentials/reveal", headers=mh)).status_code == 403
+
+    totp = await api.http.get(f"/axon/accounts/{account['id']}/totp", headers=mh)
+    assert totp.status_code == 200
+    assert totp.json()["code"] in {pyotp.TOTP(TOTP_SECRET).now(), pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)}
+    assert 0 < totp.json()["validForSeconds"] <= 30
+
+    actions = [
+        e["action"] for e in (await api.http.get("/axon/audit-logs", params={"limit": 200}, headers=h)).json()["items"]
+    ]
+    assert {"account.credentials_set", "account.credentials_reveal", "account.totp_read"} <= set(actions)
+
+
+async def test_credentials_merge_field_by_field(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    account = await _account(api, h, soul["id"], credentials={"password": api.secret("first-password")})
+    patched = await api.http.patch(
+        f"/axon/accounts/{account['id']}", headers=h, json={"credentials": {"apiKey": api.secret("new-api-key")}}
+    )
+    assert patched.json()["credentials"]["hasPassword"] is True
+    assert patched.json()["credentials"]["hasApiKey"] is True
+    removed = await api.http.patch(
+        f"/axon/accounts/{account['id']}", headers=h, json={"credentials": {"password": None}}
+    )
+    assert removed.json()["credentials"]["hasPassword"] is False
+    assert removed.json()["credentials"]["hasApiKey"] is True
+    revealed = (await api.http.post(f"/axon/accounts/{account['id']}/credentials/reveal", headers=h)).json()
+    assert revealed["credentials"] == {"apiKey": "new-api-key"}
+
+
+async def test_account_input_is_validated_with_named_fields(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    cases = [
+        ({"platform": "myspace"}, "platform", 422),
+        ({"handle": "not a handle!"}, "handle", 422),
+        ({"soulId": "no-such-soul"}, "soulId", 422),
+        ({"proxyId": "no-such-proxy"}, "proxyId", 422),
+        ({"lastActivityAt": "2026-01-01T10:00:00"}, "lastActivityAt", 422),
+        ({"credentials": {"twoFactorSecret": "not base32 !!"}}, "credentials.twoFactorSecret", 422),
+        ({"status": "deleted"}, "status", 422),
+    ]
+    for override, field, code in cases:
+        body = {"soulId": soul["id"], "platform": "x", "handle": "valid_handle", **override}
+        response = await api.http.post("/axon/accounts", json=body, headers=h)
+        assert response.status_code == code, (override, response.text)
+        assert response.json()["errors"][0]["field"] == field, override
+    assert (await api.http.get("/axon/accounts", headers=h)).json()["items"] == []  # nothing half-written
+
+
+async def test_twitter_is_an_alias_of_x_and_handles_are_unique_per_platform(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    first = await _account(api, h, soul["id"], platform="twitter", handle="@Acme")
+    assert first["platform"] == "x"
+    duplicate = await api.http.post(
+        "/axon/accounts", json={"soulId": soul["id"], "platform": "x", "handle": "ACME"}, headers=h
+    )
+    assert duplicate.status_code == 409
+    assert duplicate.json()["code"] == "handle_taken"
+    await _account(api, h, soul["id"], platform="bluesky", handle="acme.bsky.social")
+    await _account(api, h, soul["id"], platform="mastodon", handle="@acme@mastodon.social")
+    listed = (await api.http.get("/axon/accounts", params={"platform": "twitter"}, headers=h)).json()
+    assert [a["id"] for a in listed["items"]] == [first["id"]]
+    bad_filter = await api.http.get("/axon/accounts", params={"platform": "myspace"}, headers=h)
+    assert bad_filter.status_code == 422
+
+
+async def test_proxy_assignment_keeps_both_sides_in_step(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    proxy = await _proxy(api, h, credentials={"username": "user1", "password": api.secret("proxy-pass-1")})
+    assert proxy["credentials"] == {"username": "user1", "hasPassword": True}
+    account = await _account(api, h, soul["id"])
+    assigned = await api.http.patch(f"/axon/accounts/{account['id']}/proxy", json={"proxyId": proxy["id"]}, headers=h)
+    assert assigned.json()["proxyId"] == proxy["id"]
+    assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == [
+        account["id"]
+    ]
+    blocked = await api.http.delete(f"/axon/proxies/{proxy['id']}", headers=h)
+    assert blocked.status_code == 409
+    assert blocked.json()["blocking"]["accountIds"] == [account["id"]]
+    await api.http.patch(f"/axon/accounts/{account['id']}/proxy", json={"proxyId": None}, headers=h)
+    assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == []
+    actions = [e["action"] for e in (await api.http.get("/axon/audit-logs", headers=h)).json()["items"]]
+    assert actions[:2] == ["account.proxy_unassign", "account.proxy_assign"]
+    assert (await api.http.delete(f"/axon/proxies/{proxy['id']}", headers=h)).status_code == 204
+
+
+async def test_proxy_input_is_validated(api: Api) -> None:
+    h = (await api.register())["headers"]
+    base = {"name": "P", "type": "residential", "protocol": "socks5", "host": "10.1.2.3", "port": 1080}
+    for override, field in (
+        ({"port": 70000}, "port"),
+        ({"port": 0}, "port"),
+        ({"host": "bad host!"}, "host"),
+        ({"type": "cloud"}, "type"),
+        ({"protocol": "ftp"}, "protocol"),
+        ({"country": "PHL"}, "country"),
+    ):
+        response = await api.http.post("/axon/proxies", json={**base, **override}, headers=h)
+        assert response.status_code == 422, override
+        assert response.json()["errors"][0]["field"] == field
+    created = await api.http.post("/axon/proxies", json={**base, "country": "ph"}, headers=h)
+    assert created.json()["country"] == "PH"
+    assert created.json()["healthStatus"] == "unknown"
+
+
+async def test_proxy_password_is_revealed_to_admins_and_can_be_replaced(api: Api) -> None:
+    h = (await api.register())["headers"]
+    proxy = await _proxy(api, h, credentials={"username": "u", "password": api.secret("first-proxy-pass")})
+    revealed = (await api.http.post(f"/axon/proxies/{proxy['id']}/credentials/reveal", headers=h)).json()
+    assert revealed == {"username": "u", "password": "first-proxy-pass"}
+    await api.http.patch(
+        f"/axon/proxies/{proxy['id']}", json={"credentials": {"password": api.secret("second-pass")}}, headers=h
+    )
+    revealed = (await api.http.post(f"/axon/proxies/{proxy['id']}/credentials/reveal", headers=h)).json()
+    assert revealed["password"] == "second-pass"
+
+
+async def test_another_organizations_identity_objects_answer_404(api: Api) -> None:
+    mine = (await api.register(org="Mine"))["headers"]
+    theirs = (await api.register(org="Theirs"))["headers"]
+    soul = await _soul(api, theirs)
+    persona = (await api.http.post("/axon/personas", json={"name": "P"}, headers=theirs)).json()
+    proxy = await _proxy(api, theirs)
+    account = await _account(api, theirs, soul["id"], credentials={"twoFactorSecret": TOTP_SECRET})
+    requests = [
+        ("GET", f"/axon/souls/{soul['id']}", None),
+        ("PUT", f"/axon/souls/{soul['id']}", {"name": "x"}),
+        ("DELETE", f"/axon/souls/{soul['id']}", None),
+        ("GET", f"/axon/personas/{persona['id']}", None),
+        ("PATCH", f"/axon/personas/{persona['id']}", {"name": "x"}),
+        ("DELETE", f"/axon/personas/{persona['id']}", None),
+        ("GET", f"/axon/proxies/{proxy['id']}", None),
+        ("PUT", f"/axon/proxies/{proxy['id']}", {"name": "x"}),
+        ("DELETE", f"/axon/proxies/{proxy['id']}", None),
+        ("POST", f"/axon/proxies/{proxy['id']}/test", None),
+        ("POST", f"/axon/proxies/{proxy['id']}/credentials/reveal", None),
+        ("GET", f"/axon/accounts/{account['id']}", None),
+        ("PUT", f"/axon/accounts/{account['id']}", {"displayName": "x"}),
+        ("DELETE", f"/axon/accounts/{account['id']}", None),
+        ("PATCH", f"/axon/accounts/{account['id']}/proxy", {"proxyId": None}),
+        ("POST", f"/axon/accounts/{account['id']}/credentials/reveal", None),
+        ("GET", f"/axon/accounts/{account['id']}/totp", None),
+    ]
+    for method, path, body in requests:
+        response = await api.http.request(method, path, json=body, headers=mine)
+        assert response.status_code == 404, (method, path, response.text)
+    my_soul = await _soul(api, mine)
+    cross = await api.http.post(
+        "/axon/accounts",
+        json={"soulId": my_soul["id"], "platform": "x", "handle": "mine", "proxyId": proxy["id"]},
+        headers=mine,
+    )
+    assert cross.status_code == 422
+    assert cross.json()["errors"][0]["field"] == "proxyId"
+    assert (await api.http.get("/axon/souls", headers=mine)).json()["items"][0]["id"] == my_soul["id"]
