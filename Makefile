@@ -23,6 +23,8 @@ migrate: $(STAMP)
 
 services:
 	@bash scripts/ensure-services.sh
+	@test -f tools/firestore-emulator/node_modules/@firestore-emulator/server/package.json || \
+		npm install --prefix tools/firestore-emulator --no-audit --no-fund --loglevel=error
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

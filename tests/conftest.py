@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.firestore.store import FirestoreDocumentStore
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.identity.store import SqlDocumentStore
 from adapters.sql.schema import metadata
@@ -29,6 +30,8 @@ from api.container import Container, build
 from api.main import create_app
 from cli import migrate
 from settings import Settings
+from tests.support.firestore_emulator import FirestoreEmulator, FirestoreEmulatorError
+from tests.support.leaks import find_leaks
 from workflows import search_attributes
 
 pytest_plugins = ["tests.support.proxy_fixtures"]
@@ -158,6 +161,28 @@ async def document_store(document_backend: tuple[str, Any], engines: dict[str, A
         return
     eng = await _clean(_engine_for(engines, target))
     yield SqlDocumentStore(eng)
+
+
+# --- Firestore emulator ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[FirestoreEmulator]:
+    try:
+        emulator = FirestoreEmulator().start()
+    except FirestoreEmulatorError as exc:
+        unavailable(f"Firestore emulator could not start ({exc})")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def firestore_store_factory(firestore_emulator: FirestoreEmulator) -> Callable[[], Awaitable[FirestoreDocumentStore]]:
+    async def make() -> FirestoreDocumentStore:
+        await firestore_emulator.reset_async()
+        return FirestoreDocumentStore.connect("souls-test", firestore_emulator.host)
+
+    return make
 
 
 # --- Temporal --------------------------------------------------------------------------------------------------
@@ -299,16 +324,7 @@ logging.getLogger().setLevel(logging.INFO)
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if any response (outside reveal endpoints) or any log line carried a submitted secret."""
-    leaks = [
-        (path, secret)
-        for path, body in RESPONSES
-        if not path.endswith(REVEALING_PATHS)
-        for secret in SUBMITTED_SECRETS
-        if len(secret) >= 6 and secret in body
-    ]
-    leaks += [
-        ("log", secret) for line in LOGS.lines for secret in SUBMITTED_SECRETS if len(secret) >= 6 and secret in line
-    ]
+    leaks = find_leaks(RESPONSES, LOGS.lines, SUBMITTED_SECRETS, REVEALING_PATHS)
     if leaks:
         print(f"\nSECRET LEAK: {len(leaks)} response(s)/log line(s) carried a submitted secret: {leaks[:5]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from adapters.proxy.check import check_proxy
-from adapters.proxy.transport import ProxyEndpoint, ProxyProtocol
+from adapters.proxy.transport import ProxyEndpoint
 from domain.clock import Clock
 from domain.identity.proxies import HealthUpdate, Proxy
 
 
 def endpoint_of(proxy: Proxy, password: str | None) -> ProxyEndpoint:
     return ProxyEndpoint(
-        protocol=cast(ProxyProtocol, proxy.protocol.value),
+        protocol=proxy.protocol.value,
         host=proxy.host,
         port=proxy.port,
         username=proxy.username,

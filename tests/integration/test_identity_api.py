@@ -187,7 +187,7 @@ async def test_credentials_merge_field_by_field(api: Api) -> None:
 async def test_account_input_is_validated_with_named_fields(api: Api) -> None:
     h = (await api.register())["headers"]
     soul = await _soul(api, h)
-    cases = [
+    cases: list[tuple[dict[str, Any], str, int]] = [
         ({"platform": "myspace"}, "platform", 422),
         ({"handle": "not a handle!"}, "handle", 422),
         ({"soulId": "no-such-soul"}, "soulId", 422),
@@ -312,3 +312,25 @@ async def test_another_organizations_identity_objects_answer_404(api: Api) -> No
     assert cross.status_code == 422
     assert cross.json()["errors"][0]["field"] == "proxyId"
     assert (await api.http.get("/axon/souls", headers=mine)).json()["items"][0]["id"] == my_soul["id"]
+
+
+async def test_the_api_runs_on_the_firestore_document_store(
+    api_factory: Any, firestore_emulator: Any, firestore_store_factory: Any
+) -> None:
+    await firestore_store_factory()  # an empty emulator
+    api = await api_factory(document_store="firestore", firestore_emulator_host=firestore_emulator.host)
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    proxy = await _proxy(api, h)
+    account = await _account(api, h, soul["id"], proxyId=proxy["id"], credentials={"password": api.secret("fs-pass-1")})
+    assert account["credentials"]["hasPassword"] is True
+    assert (await api.http.get(f"/axon/souls/{soul['id']}", headers=h)).json()["accountIds"] == [account["id"]]
+    assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == [
+        account["id"]
+    ]
+    revealed = await api.http.post(f"/axon/accounts/{account['id']}/credentials/reveal", headers=h)
+    assert revealed.json()["credentials"] == {"password": "fs-pass-1"}
+    assert (
+        await api.http.delete(f"/axon/souls/{soul['id']}", params={"cascade": "true"}, headers=h)
+    ).status_code == 204
+    assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -146,8 +147,8 @@ async def test_account_filters(document_store: DocumentStore) -> None:
     for acc in (x, ig, other):
         await document_store.accounts.add(acc)
 
-    async def ids(**f: object) -> list[str]:
-        page = await document_store.accounts.find(ORG, AccountFilter(**f), PageRequest())  # type: ignore[arg-type]
+    async def ids(**f: Any) -> list[str]:
+        page = await document_store.accounts.find(ORG, AccountFilter(**f), PageRequest())
         return [acc.id for acc in page.items]
 
     assert await ids(soul_id=a.id) == [x.id, ig.id]

@@ -1,0 +1,100 @@
+"""Proxies in Firestore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud.firestore import AsyncTransaction, async_transactional
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
+from adapters.firestore.souls import ACCOUNTS, PROXIES, SOULS
+from domain.errors import NotFound
+from domain.identity.ports import InUse
+from domain.identity.proxies import HealthUpdate, Proxy, ProxyFilter, apply_health
+from domain.pagination import Page, PageRequest
+
+# Written only by record_health, so an edit of the proxy never overwrites a concurrent health check.
+_HEALTH = {"last_health_check", "health_status", "response_time_ms", "uptime_percentage", "recent_checks",
+           "last_error", "exit_ip"}  # fmt: skip
+
+
+class FirestoreProxyRepository:
+    def __init__(self, layout: Layout) -> None:
+        self._l = layout
+
+    async def add(self, proxy: Proxy) -> None:
+        doc = to_doc(proxy.model_copy(update={"assigned_account_ids": []}))
+        await self._l.doc(proxy.organization_id, PROXIES, proxy.id).create(doc)
+
+    async def get(self, organization_id: str, proxy_id: str) -> Proxy | None:
+        snap = await self._l.doc(organization_id, PROXIES, proxy_id).get()
+        return from_doc(Proxy, snap.to_dict() or {}) if snap.exists else None
+
+    async def find(self, organization_id: str, filters: ProxyFilter, page: PageRequest) -> Page[Proxy]:
+        query: Any = self._l.collection(organization_id, PROXIES)
+        if filters.status:
+            query = query.where(filter=FieldFilter("status", "==", filters.status.value))
+        if filters.health_status:
+            query = query.where(filter=FieldFilter("healthStatus", "==", filters.health_status.value))
+        docs, cursor = await keyset_page(query, page)
+        return Page(items=[from_doc(Proxy, d) for d in docs], next_cursor=cursor)
+
+    async def update(self, proxy: Proxy) -> Proxy:
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> Proxy:
+            ref = self._l.doc(proxy.organization_id, PROXIES, proxy.id)
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFound("Proxy", proxy.id)
+            tx.update(ref, to_doc(proxy, exclude={"assigned_account_ids", "created_at", *_HEALTH}))
+            current = from_doc(Proxy, snap.to_dict() or {})
+            return proxy.model_copy(update={
+                "assigned_account_ids": current.assigned_account_ids,
+                **{name: getattr(current, name) for name in _HEALTH},
+            })  # fmt: skip
+
+        result: Proxy = await run(self._l.client.transaction())
+        return result
+
+    async def record_health(self, organization_id: str, proxy_id: str, update: HealthUpdate) -> Proxy | None:
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> Proxy | None:
+            ref = self._l.doc(organization_id, PROXIES, proxy_id)
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                return None
+            checked = apply_health(from_doc(Proxy, snap.to_dict() or {}), update)
+            tx.update(ref, to_doc(checked, exclude=set(Proxy.model_fields) - _HEALTH))
+            return checked
+
+        result: Proxy | None = await run(self._l.client.transaction())
+        return result
+
+    async def delete(self, organization_id: str, proxy_id: str, *, unassign: bool) -> list[str]:
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> list[str]:
+            ref = self._l.doc(organization_id, PROXIES, proxy_id)
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFound("Proxy", proxy_id)
+            accounts: list[str] = (snap.to_dict() or {}).get("assignedAccountIds", [])
+            query = self._l.collection(organization_id, SOULS).where(filter=FieldFilter("proxyId", "==", proxy_id))
+            souls = sorted([s.id async for s in await tx.get(query)])
+            if (accounts or souls) and not unassign:
+                raise InUse(
+                    f"The proxy is assigned to {len(accounts)} account(s) and is the default of {len(souls)} soul(s); "
+                    "unassign it first or pass unassign=true.",
+                    code="proxy_in_use",
+                    accountIds=accounts,
+                    soulIds=souls,
+                )
+            for account_id in accounts:
+                tx.update(self._l.doc(organization_id, ACCOUNTS, account_id), {"proxyId": None})
+            for soul_id in souls:
+                tx.update(self._l.doc(organization_id, SOULS, soul_id), {"proxyId": None})
+            tx.delete(ref)
+            return accounts
+
+        result: list[str] = await run(self._l.client.transaction())
+        return result
