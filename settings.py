@@ -33,7 +33,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".data")
     database_url: str = ""
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Connections kept open per process. Connections beyond it (up to as many again) are closed after use, so a
+    # pool smaller than the usual number of concurrent requests reconnects constantly.
+    db_pool_size: int = Field(default=32, ge=1, le=500)
     document_store: Literal["sql", "firestore"] = "sql"
     firestore_project: str = "souls-local"
     # host:port of a Firestore emulator; empty means the real Firestore with application default credentials.

@@ -15,7 +15,6 @@ from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
-from domain.auth import Principal
 from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
 from domain.identity.ports import DocumentStore
@@ -24,7 +23,7 @@ from domain.services.auth import AuthService, LoginPolicy
 from domain.services.identity.accounts import AccountService
 from domain.services.identity.proxies import ProxyService
 from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
-from domain.services.principals import PrincipalResolver
+from domain.services.principals import CachedPrincipal, PrincipalResolver
 from domain.services.users import UserService
 from settings import Settings
 
@@ -65,7 +64,7 @@ async def build(settings: Settings) -> Container:
         cooldown_s=settings.login_cooldown_s,
     )
     # Services that end someone's access clear the cache of resolved principals.
-    principal_cache: TtlCache[str, Principal] = TtlCache(settings.auth_cache_ttl_s)
+    principal_cache: TtlCache[str, CachedPrincipal] = TtlCache(settings.auth_cache_ttl_s)
     api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
     principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
     uows = SqlUnitOfWorkFactory(session_factory(engine))

@@ -15,7 +15,8 @@ from domain.errors import Forbidden, Unauthorized
 from domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
 
 
-def get_container(request: Request) -> Container:
+# Every dependency is `async def`: FastAPI runs a plain `def` dependency in a worker thread, a costly hop per request.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -36,15 +37,17 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Organiz
 
 async def get_principal(
     container: ContainerDep,
-    uow: UowDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    if bearer is not None:
-        return await container.principals.from_bearer(uow, bearer.credentials)
-    if api_key:
-        return await container.principals.from_api_key(uow, api_key)
-    raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
+    if bearer is None and not api_key:
+        raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
+    # A transaction of its own, closed before the endpoint runs: holding it for the whole request would make every
+    # request need two pooled connections at once, and a full pool would then deadlock.
+    async with container.uow() as uow:
+        if bearer is not None:
+            return await container.principals.from_bearer(uow, bearer.credentials)
+        return await container.principals.from_api_key(uow, str(api_key))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -59,14 +62,14 @@ async def require_admin(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-def client_ip(request: Request) -> str | None:
+async def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
 ClientIp = Annotated[str | None, Depends(client_ip)]
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512, description="`nextCursor` of the previous page")] = None,
 ) -> PageRequest:

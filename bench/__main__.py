@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import auth
+from bench import auth, reads
 
 
 def main() -> None:
     asyncio.run(auth.main())
+    asyncio.run(reads.main())
 
 
 if __name__ == "__main__":

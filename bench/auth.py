@@ -68,11 +68,14 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (API_WORKERS)")
     args = parser.parse_args()
+    env = {"API_WORKERS": str(args.workers)}
+    print(f"{args.concurrency} concurrent clients (wrk), {args.duration:g}s per figure, {args.workers} API worker(s)")
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        with api_server(url) as base:
+        with api_server(url, env) as base:
             _report("SQLite", await _measure(base, args.duration, args.concurrency))
 
     if args.skip_postgres:
@@ -81,7 +84,7 @@ async def main() -> None:
     conn = await asyncpg.connect(PG_ADMIN)
     await conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        with api_server(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}") as base:
+        with api_server(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", env) as base:
             _report("PostgreSQL", await _measure(base, args.duration, args.concurrency))
     finally:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

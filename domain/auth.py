@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 class Role(enum.StrEnum):
@@ -19,6 +20,9 @@ class Role(enum.StrEnum):
         return self.rank >= other.rank
 
 
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
 class ActorType(enum.StrEnum):
     USER = "user"
     API_KEY = "api_key"
@@ -31,6 +35,7 @@ class AccessClaims:
     organization_id: str
     role: Role
     session_id: str
+    expires_at: datetime = NEVER
 
 
 @dataclass(frozen=True, slots=True)

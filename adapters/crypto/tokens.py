@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -55,4 +55,5 @@ class JwtTokenIssuer:
             organization_id=str(payload["org"]),
             role=role,
             session_id=str(payload["sid"]),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
         )

@@ -19,23 +19,33 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size // 2
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # No pre-ping: it costs a round trip per request. A connection found dead fails one request with 503 and the pool
     # replaces it; recycling keeps connections younger than typical server and proxy idle limits.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size // 2, pool_recycle=1800)
 
 
 WRITE = {"sqlite_begin": "IMMEDIATE"}
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for single-statement reads: no BEGIN/ROLLBACK round trips (autocommit)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin=None)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_begin(conn: Connection) -> None:
     # A write transaction takes SQLite's write lock up front (BEGIN IMMEDIATE) and so waits its turn under
     # busy_timeout, instead of failing at once with "database is locked" when it upgrades from reading.
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if mode is not None:
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,7 +7,10 @@ an API key deleted) clears this process's cache at once; other API processes fol
 
 from __future__ import annotations
 
-from domain.auth import ActorType, Principal
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.auth import NEVER, ActorType, Principal
 from domain.cache import TtlCache
 from domain.clock import Clock
 from domain.errors import Unauthorized
@@ -16,9 +19,15 @@ from domain.services.api_keys import ApiKeyService
 from domain.tokens import TokenIssuer, digest
 
 
+@dataclass(frozen=True, slots=True)
+class CachedPrincipal:
+    principal: Principal
+    expires_at: datetime
+
+
 class PrincipalResolver:
     def __init__(
-        self, *, tokens: TokenIssuer, api_keys: ApiKeyService, clock: Clock, cache: TtlCache[str, Principal]
+        self, *, tokens: TokenIssuer, api_keys: ApiKeyService, clock: Clock, cache: TtlCache[str, CachedPrincipal]
     ) -> None:
         self._tokens = tokens
         self._api_keys = api_keys
@@ -26,10 +35,11 @@ class PrincipalResolver:
         self._cache = cache
 
     async def from_bearer(self, uow: UnitOfWork, token: str) -> Principal:
-        claims = self._tokens.verify_access(token)  # signature and expiry are checked on every request
         key = "b:" + digest(token)
-        if (cached := self._cache.get(key)) is not None:
-            return cached
+        # A cached entry means this exact token was verified; only its expiry can have changed since.
+        if (cached := self._cache.get(key)) is not None and cached.expires_at > self._clock.now():
+            return cached.principal
+        claims = self._tokens.verify_access(token)
         user = await uow.users.get(claims.organization_id, claims.user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The access token is no longer valid.", code="token_invalid")
@@ -43,13 +53,13 @@ class PrincipalResolver:
             role=user.role,  # the current role, not the one at sign-in
             session_id=claims.session_id,
         )
-        self._cache.put(key, principal)
+        self._cache.put(key, CachedPrincipal(principal, claims.expires_at))
         return principal
 
     async def from_api_key(self, uow: UnitOfWork, raw: str) -> Principal:
         key = "k:" + digest(raw)
         if (cached := self._cache.get(key)) is not None:
-            return cached
+            return cached.principal
         principal = await self._api_keys.authenticate(uow, raw)
-        self._cache.put(key, principal)
+        self._cache.put(key, CachedPrincipal(principal, NEVER))
         return principal

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -25,8 +26,11 @@ def test_passwords_are_hashed_with_argon2id_and_verified() -> None:
 
 def test_access_token_round_trip() -> None:
     issuer = JwtTokenIssuer("k" * 40, "souls", 900)
-    token = issuer.issue_access(CLAIMS, datetime.now(UTC))
-    assert issuer.verify_access(token) == CLAIMS
+    now = datetime.now(UTC)
+    token = issuer.issue_access(CLAIMS, now)
+    verified = issuer.verify_access(token)
+    assert dataclasses.replace(verified, expires_at=CLAIMS.expires_at) == CLAIMS
+    assert int(verified.expires_at.timestamp()) == int((now + timedelta(seconds=900)).timestamp())
 
 
 def test_expired_access_token_is_rejected() -> None:

@@ -41,7 +41,7 @@ class SqlAccountRepository(SqlStore):
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
         stmt = select(ACCOUNT).where(ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return account_from_row(row) if row else None
 
@@ -53,7 +53,7 @@ class SqlAccountRepository(SqlStore):
             stmt = stmt.where(ACCOUNT.c.platform == filters.platform.value)
         if filters.status:
             stmt = stmt.where(ACCOUNT.c.status == filters.status.value)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows, cursor = await keyset_page(conn, stmt, ACCOUNT, page)
         return Page(items=[account_from_row(r) for r in rows], next_cursor=cursor)
 

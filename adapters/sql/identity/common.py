@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import WRITE
+from adapters.sql.engine import WRITE, reader
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
 from domain.pagination import Cursor, PageRequest
 
@@ -53,6 +53,7 @@ async def account_ids_by(conn: AsyncConnection, column: Any, keys: Iterable[str]
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reader = reader(engine)
 
     def write(self) -> Any:
         return _WriteTx(self.engine)

@@ -42,13 +42,13 @@ class SqlPersonaRepository(SqlStore):
             await conn.execute(insert(PERSONA).values(_persona_row(persona)))
 
     async def get(self, organization_id: str, persona_id: str) -> Persona | None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             stmt = select(PERSONA).where(PERSONA.c.id == persona_id, PERSONA.c.organization_id == organization_id)
             row = (await conn.execute(stmt)).first()
         return _persona(row) if row else None
 
     async def find(self, organization_id: str, page: PageRequest) -> Page[Persona]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows, cursor = await keyset_page(
                 conn, select(PERSONA).where(PERSONA.c.organization_id == organization_id), PERSONA, page
             )

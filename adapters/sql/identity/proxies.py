@@ -30,7 +30,7 @@ class SqlProxyRepository(SqlStore):
 
     async def get(self, organization_id: str, proxy_id: str) -> Proxy | None:
         stmt = select(PROXY).where(PROXY.c.id == proxy_id, PROXY.c.organization_id == organization_id)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
             if row is None:
                 return None
@@ -43,7 +43,7 @@ class SqlProxyRepository(SqlStore):
             stmt = stmt.where(PROXY.c.status == filters.status.value)
         if filters.health_status:
             stmt = stmt.where(PROXY.c.health_status == filters.health_status.value)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows, cursor = await keyset_page(conn, stmt, PROXY, page)
             ids = await account_ids_by(conn, ACCOUNT.c.proxy_id, [r.id for r in rows])
         return Page(items=[_proxy(r, ids[r.id]) for r in rows], next_cursor=cursor)

@@ -45,7 +45,7 @@ class SqlSoulRepository(SqlStore):
             await conn.execute(insert(SOUL).values(_row(soul)))
 
     async def get(self, organization_id: str, soul_id: str) -> Soul | None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             stmt = select(SOUL).where(SOUL.c.id == soul_id, SOUL.c.organization_id == organization_id)
             row = (await conn.execute(stmt)).first()
             if row is None:
@@ -64,7 +64,7 @@ class SqlSoulRepository(SqlStore):
                     SOUL.c.name_search.like(f"{term}%", escape="\\"), SOUL.c.name_search.like(f"% {term}%", escape="\\")
                 )
             )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows, cursor = await keyset_page(conn, stmt, SOUL, page)
             ids = await account_ids_by(conn, ACCOUNT.c.soul_id, [r.id for r in rows])
         return Page(items=[_soul(r, ids[r.id]) for r in rows], next_cursor=cursor)
