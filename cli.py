@@ -9,10 +9,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import select
 
 from adapters.crypto.fields import FieldCipher, Keyring, generate_key_spec
 from adapters.sql.encrypted_columns import rotate
 from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.tables import OrganizationRow
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent
@@ -30,9 +32,21 @@ def migrate(database_url: str, revision: str = "head") -> None:
 
 
 async def rotate_keys(settings: Settings) -> int:
+    import adapters.sql.schema  # noqa: F401 - registers every table's encrypted columns
+
+    cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
     engine = create_engine(settings.effective_database_url)
     try:
-        report = await rotate(session_factory(engine), FieldCipher(Keyring.parse(settings.encryption_keys)))
+        report = await rotate(session_factory(engine), cipher)
+        if settings.document_store == "firestore":
+            from adapters.firestore.common import connect
+            from adapters.firestore.rotation import rotate_firestore
+
+            async with engine.connect() as conn:
+                orgs = list((await conn.execute(select(OrganizationRow.id))).scalars())  # type: ignore[call-overload]
+            client = connect(settings.firestore_project, settings.firestore_emulator_host)
+            report.per_column["firestore"] = await rotate_firestore(client, orgs, cipher)
+            report.rotated += report.per_column["firestore"]
     finally:
         await engine.dispose()
     for column, count in report.per_column.items():

@@ -22,6 +22,8 @@ class EncryptedColumn:
     column: str
     collection: str
     shape: Literal["value", "map"] = "value"
+    # The field name bound into the associated data, when it is not the column's name.
+    field: str | None = None
 
 
 # Later stores append their columns here (accounts' credentials, proxies' passwords, integrations' tokens, ...).
@@ -75,11 +77,11 @@ async def rotate(
                     record = f"{col.collection}/{row_id}"
                     changed = 0
                     if col.shape == "value":
-                        new, changed = _rotate_value(cipher, stored, record, col.column)
+                        new, changed = _rotate_value(cipher, stored, record, col.field or col.column)
                     else:
                         new = dict(stored or {})
                         for name, value in (stored or {}).items():
-                            new[name], n = _rotate_value(cipher, value, record, f"{col.column}.{name}")
+                            new[name], n = _rotate_value(cipher, value, record, f"{col.field or col.column}.{name}")
                             changed += n
                     if changed:
                         await session.execute(update(col.table).where(id_col == row_id).values({col.column: new}))

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from adapters.sql.encrypted_columns import EncryptedColumn, register
 from adapters.sql.tables import timestamp_field
 
 
@@ -116,3 +117,8 @@ class AccountRow(SQLModel, table=True):
     last_activity_at: datetime | None = timestamp_field(nullable=True)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
+
+
+# Key rotation finds every sealed value through these (see adapters/sql/encrypted_columns.py).
+register(EncryptedColumn(AccountRow.__table__, "credentials", "accounts", shape="map"))  # type: ignore[attr-defined]
+register(EncryptedColumn(ProxyRow.__table__, "password", "proxies", field="credentials.password"))  # type: ignore[attr-defined]

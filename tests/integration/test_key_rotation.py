@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Column, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.crypto.fields import DecryptionError, FieldCipher, Keyring, generate_key_spec
+from adapters.firestore.common import connect
+from adapters.firestore.rotation import rotate_firestore
 from adapters.sql.encrypted_columns import EncryptedColumn, rotate
 from adapters.sql.engine import session_factory
 
@@ -75,3 +78,73 @@ async def test_rotation_reencrypts_every_value_under_the_primary_key(engine: Asy
 
     again = await rotate(session_factory(engine), both, COLUMNS, batch_size=7)
     assert again.rotated == 0
+
+
+async def _seed_sealed(api: Any) -> tuple[dict[str, str], str, str]:
+    h = (await api.register())["headers"]
+    soul = (await api.http.post("/axon/souls", json={"name": "Rotate"}, headers=h)).json()
+    proxy = (
+        await api.http.post(
+            "/axon/proxies",
+            headers=h,
+            json={
+                "name": "p",
+                "type": "isp",
+                "protocol": "http",
+                "host": "10.0.0.2",
+                "port": 3128,
+                "credentials": {"username": "u", "password": api.secret("rotating-proxy-pass")},
+            },
+        )
+    ).json()
+    account = (
+        await api.http.post(
+            "/axon/accounts",
+            headers=h,
+            json={
+                "soulId": soul["id"],
+                "platform": "tiktok",
+                "handle": "rotating",
+                "proxyId": proxy["id"],
+                "credentials": {"password": api.secret("rotating-pass"), "backupCodes": ["code-a", "code-b"]},
+            },
+        )
+    ).json()
+    return h, account["id"], proxy["id"]
+
+
+async def _assert_readable_with_new_key_only(
+    api_factory: Any, h: dict[str, str], account_id: str, proxy_id: str, **overrides: Any
+) -> None:
+    only_new = await api_factory(encryption_keys=K_NEW, **overrides)
+    revealed = await only_new.http.post(f"/axon/accounts/{account_id}/credentials/reveal", headers=h)
+    assert revealed.status_code == 200, revealed.text
+    assert revealed.json()["credentials"] == {"password": "rotating-pass", "backupCodes": ["code-a", "code-b"]}
+    proxy = await only_new.http.post(f"/axon/proxies/{proxy_id}/credentials/reveal", headers=h)
+    assert proxy.json()["password"] == "rotating-proxy-pass"
+
+
+async def test_rotation_covers_account_credentials_and_proxy_passwords_in_sql(
+    api_factory: Any, clean_db: AsyncEngine
+) -> None:
+    api = await api_factory(encryption_keys=K_OLD)
+    h, account_id, proxy_id = await _seed_sealed(api)
+    report = await rotate(session_factory(clean_db), FieldCipher(Keyring.parse(f"{K_NEW},{K_OLD}")))
+    assert report.per_column["account.credentials"] == 2
+    assert report.per_column["proxy.password"] == 1
+    await _assert_readable_with_new_key_only(api_factory, h, account_id, proxy_id)
+
+
+async def test_rotation_covers_the_firestore_document_store(
+    api_factory: Any, firestore_emulator: Any, firestore_store_factory: Any, clean_db: AsyncEngine
+) -> None:
+    await firestore_store_factory()
+    on_firestore = {"document_store": "firestore", "firestore_emulator_host": firestore_emulator.host}
+    api = await api_factory(encryption_keys=K_OLD, **on_firestore)
+    h, account_id, proxy_id = await _seed_sealed(api)
+    client = connect("souls-local", firestore_emulator.host)
+    me = (await api.http.get("/auth/me", headers=h)).json()
+    rotated = await rotate_firestore(client, [me["organization"]["id"]], FieldCipher(Keyring.parse(f"{K_NEW},{K_OLD}")))
+    assert rotated == 3
+    assert await rotate_firestore(client, [me["organization"]["id"]], FieldCipher(Keyring.parse(K_NEW))) == 0
+    await _assert_readable_with_new_key_only(api_factory, h, account_id, proxy_id, **on_firestore)
