@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, SqlStore, exists, keyset_page
+from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter
 from domain.identity.ports import DuplicateHandle, ReferenceNotFound
@@ -31,6 +31,10 @@ async def _check_refs(conn: AsyncConnection, account: Account) -> None:
 
 
 class SqlAccountRepository(SqlStore):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._by_id = RawReader(engine, ACCOUNT)
+
     async def add(self, account: Account) -> None:
         try:
             async with self.write() as conn:
@@ -40,10 +44,8 @@ class SqlAccountRepository(SqlStore):
             raise DuplicateHandle(account.platform.value, account.handle) from exc
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
-        stmt = select(ACCOUNT).where(ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id)
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return account_from_row(row) if row else None
+        values = await self._by_id.get(account_id, organization_id)
+        return Account.model_validate(values) if values else None
 
     async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]:
         stmt = select(ACCOUNT).where(ACCOUNT.c.organization_id == organization_id)
