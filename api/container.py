@@ -23,6 +23,7 @@ from domain.services.auth import AuthService, LoginPolicy
 from domain.services.identity.accounts import AccountService
 from domain.services.identity.proxies import ProxyService
 from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
+from domain.services.matrix import MatrixService
 from domain.services.principals import CachedPrincipal, PrincipalResolver
 from domain.services.users import UserService
 from settings import Settings
@@ -45,6 +46,7 @@ class Container:
     personas: PersonaService
     accounts: AccountService
     proxies: ProxyService
+    matrix: MatrixService
     temporal: Client
 
     async def close(self) -> None:
@@ -100,6 +102,7 @@ async def build(settings: Settings) -> Container:
         personas=PersonaService(identity),
         accounts=AccountService(identity, cipher),
         proxies=ProxyService(identity, cipher, checker),
+        matrix=MatrixService(identity),
         # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
         temporal=await connect(settings, lazy=True, identity="souls-api"),
     )

@@ -9,6 +9,7 @@ from typing import Any, Protocol, Self
 
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry, AuditFilter
+from domain.channels.ports import IntegrationRepository, MappingRepository
 from domain.organizations import Organization, User
 from domain.pagination import Page, PageRequest
 from domain.sessions import RefreshToken
@@ -83,6 +84,10 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def login_throttle(self) -> LoginThrottle: ...
+    @property
+    def integrations(self) -> IntegrationRepository: ...
+    @property
+    def mappings(self) -> MappingRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

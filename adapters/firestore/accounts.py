@@ -72,6 +72,8 @@ class FirestoreAccountRepository:
         query: Any = self._l.collection(organization_id, ACCOUNTS)
         if filters.soul_id:
             query = query.where(filter=FieldFilter("soulId", "==", filters.soul_id))
+        if filters.integration_id:
+            query = query.where(filter=FieldFilter("integrationId", "==", filters.integration_id))
         if filters.platform:
             query = query.where(filter=FieldFilter("platform", "==", filters.platform.value))
         if filters.status:

@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -25,6 +26,8 @@ class SqlUnitOfWork:
     api_keys: SqlApiKeyRepository
     audit: SqlAuditRepository
     login_throttle: SqlLoginThrottle
+    integrations: SqlIntegrationRepository
+    mappings: SqlMappingRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -37,6 +40,8 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
         self.login_throttle = SqlLoginThrottle(self.session)
+        self.integrations = SqlIntegrationRepository(self.session)
+        self.mappings = SqlMappingRepository(self.session)
         return self
 
     async def __aexit__(

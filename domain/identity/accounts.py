@@ -55,6 +55,7 @@ class Account(BaseModel):
 
 class AccountFilter(BaseModel):
     soul_id: str | None = None
+    integration_id: str | None = None
     platform: Platform | None = None
     status: AccountStatus | None = None
 

@@ -1,0 +1,74 @@
+"""Tables of the channels side: integrations and the Soul x Integration mappings (the Matrix)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from adapters.sql.encrypted_columns import EncryptedColumn, register
+from adapters.sql.tables import timestamp_field
+
+
+class IntegrationRow(SQLModel, table=True):
+    __tablename__ = "integration"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "provider_identifier", "internal_id", name="uq_integration_org_provider_internal"
+        ),
+        Index("ix_integration_org_created", "organization_id", "created_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    organization_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("organization.id", ondelete="CASCADE"), nullable=False)
+    )
+    provider_identifier: str = Field(max_length=16)
+    internal_id: str = Field(max_length=255)
+    name: str = Field(max_length=255)
+    handle: str | None = Field(default=None, max_length=253)
+    picture: str | None = Field(default=None, max_length=2048)
+    token: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    refresh_token: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    token_expiration: datetime | None = timestamp_field(nullable=True)
+    disabled: bool = False
+    refresh_needed: bool = False
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class MappingRow(SQLModel, table=True):
+    __tablename__ = "soul_integration_mapping"
+    __table_args__ = (
+        UniqueConstraint("soul_id", "integration_id", name="uq_soul_integration_mapping_soul_integration"),
+        # At most one primary channel per soul and platform, enforced by the database itself.
+        Index(
+            "uq_soul_integration_mapping_primary",
+            "soul_id",
+            "platform",
+            unique=True,
+            postgresql_where=text("is_primary"),
+            sqlite_where=text("is_primary"),
+        ),
+        Index("ix_soul_integration_mapping_org_soul", "organization_id", "soul_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    organization_id: str = Field(max_length=36)
+    # The soul lives in the document store (maybe Firestore): no foreign key; deletion workflows clean up.
+    soul_id: str = Field(max_length=36)
+    integration_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("integration.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    platform: str = Field(max_length=16)
+    account_id: str | None = Field(default=None, max_length=36, index=True)
+    is_primary: bool = False
+    priority: int = 0
+    notes: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+register(EncryptedColumn(IntegrationRow.__table__, "token", "integrations"))  # type: ignore[attr-defined]
+register(EncryptedColumn(IntegrationRow.__table__, "refresh_token", "integrations", field="refreshToken"))  # type: ignore[attr-defined]
