@@ -5,19 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.api_core.exceptions import Conflict as WriteConflict
 from google.cloud.firestore import ArrayRemove, ArrayUnion, AsyncTransaction, async_transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
-from adapters.firestore.souls import ACCOUNTS, HANDLES, PROXIES, SOULS
+from adapters.firestore.souls import ACCOUNTS, HANDLES, LINKS, PROXIES, SOULS
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, ReferenceNotFound
+from domain.identity.ports import DuplicateHandle, IntegrationLinked, ReferenceNotFound
 from domain.pagination import Page, PageRequest
 
 
 def _handle_id(account: Account) -> str:
     return f"{account.platform.value}:{account.handle}"
+
+
+def _conflict_for(account: Account) -> Exception:
+    if account.integration_id:
+        return IntegrationLinked(account.integration_id)
+    return DuplicateHandle(account.platform.value, account.handle)
 
 
 class FirestoreAccountRepository:
@@ -62,7 +69,10 @@ class FirestoreAccountRepository:
             tx.create(self._l.doc(org, ACCOUNTS, account.id), to_doc(account))
             self._link(tx, account)
 
-        await run(self._l.client.transaction())
+        try:
+            await run(self._l.client.transaction())
+        except WriteConflict as exc:
+            raise DuplicateHandle(account.platform.value, account.handle) from exc
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
         snap = await self._l.doc(organization_id, ACCOUNTS, account_id).get()
@@ -95,6 +105,15 @@ class FirestoreAccountRepository:
             if _handle_id(previous) != _handle_id(account):
                 tx.create(self._l.doc(org, HANDLES, _handle_id(account)), {"accountId": account.id})
                 tx.delete(self._l.doc(org, HANDLES, _handle_id(previous)))
+            if previous.integration_id != account.integration_id:
+                # One account per integration: a link document per integration, created (or failing) first.
+                if account.integration_id:
+                    link = await self._l.doc(org, LINKS, account.integration_id).get(transaction=tx)
+                    if link.exists:
+                        raise IntegrationLinked(account.integration_id, (link.to_dict() or {}).get("accountId"))
+                    tx.create(self._l.doc(org, LINKS, account.integration_id), {"accountId": account.id})
+                if previous.integration_id:
+                    tx.delete(self._l.doc(org, LINKS, previous.integration_id))
             if previous.soul_id != account.soul_id:
                 tx.update(self._l.doc(org, SOULS, previous.soul_id), {"accountIds": ArrayRemove([account.id])})
                 tx.update(self._l.doc(org, SOULS, account.soul_id), {"accountIds": ArrayUnion([account.id])})
@@ -109,7 +128,10 @@ class FirestoreAccountRepository:
                     )
             tx.set(ref, to_doc(account))
 
-        await run(self._l.client.transaction())
+        try:
+            await run(self._l.client.transaction())
+        except WriteConflict as exc:  # a concurrent writer took the handle or the integration after our read
+            raise _conflict_for(account) from exc
         return account
 
     async def delete(self, organization_id: str, account_id: str) -> None:
@@ -122,6 +144,8 @@ class FirestoreAccountRepository:
             account = from_doc(Account, snap.to_dict() or {})
             tx.delete(ref)
             tx.delete(self._l.doc(organization_id, HANDLES, _handle_id(account)))
+            if account.integration_id:
+                tx.delete(self._l.doc(organization_id, LINKS, account.integration_id))
             self._unlink(tx, account)
 
         await run(self._l.client.transaction())

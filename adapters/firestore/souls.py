@@ -14,7 +14,9 @@ from domain.identity.ports import InUse, ReferenceNotFound
 from domain.identity.souls import Soul, SoulFilter, search_terms
 from domain.pagination import Page, PageRequest
 
-SOULS, PERSONAS, PROXIES, ACCOUNTS, HANDLES = "souls", "personas", "proxies", "accounts", "accountHandles"
+SOULS, PERSONAS, PROXIES, ACCOUNTS = "souls", "personas", "proxies", "accounts"
+# Uniqueness documents: one per (platform, handle), and one per linked integration.
+HANDLES, LINKS = "accountHandles", "integrationLinks"
 
 
 def soul_doc(soul: Soul) -> dict[str, Any]:
@@ -100,6 +102,8 @@ class FirestoreSoulRepository:
                     continue
                 tx.delete(account.reference)
                 tx.delete(self._l.doc(organization_id, HANDLES, f"{data['platform']}:{data['handle']}"))
+                if data.get("integrationId"):
+                    tx.delete(self._l.doc(organization_id, LINKS, data["integrationId"]))
                 if data.get("proxyId"):
                     tx.update(self._l.doc(organization_id, PROXIES, data["proxyId"]),
                               {"assignedAccountIds": ArrayRemove([account.id])})  # fmt: skip

@@ -65,6 +65,10 @@ class AccountPatch(AccountFields):
     credentials: CredentialsIn | None = None
 
 
+class IntegrationLink(ApiInput):
+    integration_id: Ref | None = Field(description="The channel to link, or null to unlink")
+
+
 class ProxyAssignment(ApiInput):
     proxy_id: Ref | None = Field(description="The proxy to use, or null to unassign")
 
@@ -158,6 +162,14 @@ async def assign_proxy(
     account_id: AccountId, body: ProxyAssignment, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
 ) -> AccountOut:
     return AccountOut.of(await container.accounts.set_proxy(principal, account_id, body.proxy_id, ip=ip))
+
+
+@router.patch("/{account_id}/integration", response_model=AccountOut)
+async def link_integration(
+    account_id: AccountId, body: IntegrationLink, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
+) -> AccountOut:
+    """Link the account 1:1 to its channel (platforms must match), or unlink it with null."""
+    return AccountOut.of(await container.accounts.set_integration(principal, account_id, body.integration_id, ip=ip))
 
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -40,6 +40,15 @@ class DuplicateHandle(Conflict):
         )
 
 
+class IntegrationLinked(Conflict):
+    def __init__(self, integration_id: str, account_id: str | None = None) -> None:
+        super().__init__(
+            f"Integration {integration_id!r} is already linked to another account.",
+            code="integration_already_linked",
+            **({"blocking": {"accountIds": [account_id]}} if account_id else {}),
+        )
+
+
 class SoulRepository(Protocol):
     async def add(self, soul: Soul) -> None: ...
     async def get(self, organization_id: str, soul_id: str) -> Soul | None: ...

@@ -10,7 +10,7 @@ import pytest
 from domain.errors import NotFound
 from domain.identity.accounts import AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
-from domain.identity.ports import DocumentStore, DuplicateHandle, InUse, ReferenceNotFound
+from domain.identity.ports import DocumentStore, DuplicateHandle, IntegrationLinked, InUse, ReferenceNotFound
 from domain.identity.proxies import HealthStatus, HealthUpdate, ProxyFilter
 from domain.identity.souls import SoulFilter, SoulStatus
 from domain.pagination import PageRequest
@@ -255,3 +255,22 @@ async def test_concurrent_account_creation_keeps_back_references_exact(document_
     assert stored is not None
     assert sorted(stored.account_ids) == sorted(acc.id for acc in accounts)
     await assert_back_references_consistent(document_store, ORG)
+
+
+async def test_an_integration_links_to_one_account_at_most(document_store: DocumentStore) -> None:
+    s = make.soul(ORG)
+    await document_store.souls.add(s)
+    one, two = make.account(ORG, s.id), make.account(ORG, s.id)
+    await document_store.accounts.add(one)
+    await document_store.accounts.add(two)
+    linked = await document_store.accounts.update(one.model_copy(update={"integration_id": "integration-1"}))
+    assert linked.integration_id == "integration-1"
+    with pytest.raises(IntegrationLinked):
+        await document_store.accounts.update(two.model_copy(update={"integration_id": "integration-1"}))
+    assert (await document_store.accounts.get(ORG, two.id)).integration_id is None  # type: ignore[union-attr]
+    found = await document_store.accounts.find(ORG, AccountFilter(integration_id="integration-1"), PageRequest())
+    assert [a.id for a in found.items] == [one.id]
+    await document_store.accounts.update(linked.model_copy(update={"integration_id": None}))
+    await document_store.accounts.update(two.model_copy(update={"integration_id": "integration-1"}))  # free again
+    await document_store.accounts.delete(ORG, two.id)
+    await document_store.accounts.update(one.model_copy(update={"integration_id": "integration-1"}))  # and again

@@ -213,3 +213,52 @@ async def test_other_organizations_and_unknown_references(api: Api) -> None:
     assert unknown_soul.status_code == 422
     assert unknown_soul.json()["errors"][0]["field"] == "soulId"
     assert [i["id"] for i in (await api.http.get("/integrations/list", headers=h)).json()] == [x]
+
+
+async def test_linking_an_account_to_its_channel_fills_the_mappings(api: Api) -> None:
+    h, org = await _org(api)
+    soul, other_soul = await _soul(api, h, "A"), await _soul(api, h, "B")
+    x = await _integration(api, org)
+    ig = await _integration(api, org, Platform.INSTAGRAM)
+    mapping = (await _map(api, h, soul, x)).json()
+    other_mapping = (await _map(api, h, other_soul, x)).json()
+    account = (
+        await api.http.post("/axon/accounts", json={"soulId": soul, "platform": "x", "handle": "brand"}, headers=h)
+    ).json()
+    second = (
+        await api.http.post("/axon/accounts", json={"soulId": soul, "platform": "x", "handle": "brand2"}, headers=h)
+    ).json()
+    mismatch = await api.http.patch(
+        f"/axon/accounts/{account['id']}/integration", json={"integrationId": ig}, headers=h
+    )
+    assert mismatch.status_code == 422
+    assert mismatch.json()["code"] == "platform_mismatch"
+    linked = await api.http.patch(f"/axon/accounts/{account['id']}/integration", json={"integrationId": x}, headers=h)
+    assert linked.status_code == 200
+    assert linked.json()["integrationId"] == x
+    channels = (await api.http.get(f"/axon/matrix/integrations/{x}/souls", headers=h)).json()["souls"]
+    assert {c["mapping"]["id"]: c["mapping"]["accountId"] for c in channels} == {
+        mapping["id"]: account["id"],
+        other_mapping["id"]: account["id"],
+    }
+    taken = await api.http.patch(f"/axon/accounts/{second['id']}/integration", json={"integrationId": x}, headers=h)
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "integration_already_linked"
+    assert taken.json()["blocking"] == {"accountIds": [account["id"]]}
+    unlinked = await api.http.patch(
+        f"/axon/accounts/{account['id']}/integration", json={"integrationId": None}, headers=h
+    )
+    assert unlinked.json()["integrationId"] is None
+    channels = (await api.http.get(f"/axon/matrix/integrations/{x}/souls", headers=h)).json()["souls"]
+    assert [c["mapping"]["accountId"] for c in channels] == [None, None]
+    actions = [e["action"] for e in (await api.http.get("/axon/audit-logs", headers=h)).json()["items"]]
+    assert actions[:2] == ["account.integration_unlink", "account.integration_link"]
+    theirs, their_org = await _org(api)
+    their_x = await _integration(api, their_org)
+    cross = await api.http.patch(
+        f"/axon/accounts/{account['id']}/integration", json={"integrationId": their_x}, headers=h
+    )
+    assert cross.status_code == 422
+    assert (
+        await api.http.patch(f"/axon/accounts/{account['id']}/integration", json={"integrationId": x}, headers=theirs)
+    ).status_code == 404

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, ReferenceNotFound
+from domain.identity.ports import DuplicateHandle, IntegrationLinked, ReferenceNotFound
 from domain.pagination import Page, PageRequest
 
 
@@ -75,6 +75,8 @@ class SqlAccountRepository(SqlStore):
                 if result.rowcount != 1:
                     raise NotFound("Account", account.id)
         except IntegrityError as exc:
+            if account.integration_id and "integration" in str(exc.orig).lower():
+                raise IntegrationLinked(account.integration_id) from exc
             raise DuplicateHandle(account.platform.value, account.handle) from exc
         return account
 

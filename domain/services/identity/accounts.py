@@ -8,10 +8,11 @@ from typing import Any
 import pyotp
 
 from domain.auth import Principal
-from domain.errors import Conflict, Forbidden, NotFound
+from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.identity.accounts import Account, AccountFilter
 from domain.identity.credentials import CredentialValue, open_all, open_one, seal_changes
 from domain.identity.platforms import Platform, normalize_handle
+from domain.identity.ports import IntegrationLinked
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import FieldSealer
@@ -106,6 +107,46 @@ class AccountService:
             await self._audit(
                 principal, "account.proxy_assign", account.id, ip, proxyId=proxy_id, previousProxyId=account.proxy_id
             )
+
+    async def set_integration(
+        self, principal: Principal, account_id: str, integration_id: str | None, *, ip: str | None
+    ) -> Account:
+        """Link the account 1:1 to its channel (same platform), or unlink it; mappings of the channel follow."""
+        org = principal.organization_id
+        account = await self.get(principal, account_id)
+        if account.integration_id == integration_id:
+            return account
+        if integration_id is not None:
+            async with self._ctx.uows() as uow:
+                integration = await uow.integrations.get(org, integration_id)
+            if integration is None:
+                raise InvalidInput(f"Integration {integration_id!r} does not exist.", field="integrationId",
+                                   code="integration_not_found")  # fmt: skip
+            if integration.provider_identifier is not account.platform:
+                raise InvalidInput(
+                    f"A {account.platform.value} account cannot link to a "
+                    f"{integration.provider_identifier.value} integration.",
+                    field="integrationId",
+                    code="platform_mismatch",
+                )
+            linked = await self._ctx.store.accounts.find(
+                org, AccountFilter(integration_id=integration_id), PageRequest(limit=1)
+            )
+            if linked.items and linked.items[0].id != account.id:
+                raise IntegrationLinked(integration_id, linked.items[0].id)
+        updated = await self._ctx.store.accounts.update(
+            account.model_copy(update={"integration_id": integration_id, "updated_at": self._ctx.clock.now()})
+        )
+        # The relational side follows the document side; rerunning a link repairs a half-applied one.
+        async with self._ctx.uows() as uow:
+            if account.integration_id:
+                await uow.mappings.set_account(org, account.integration_id, None)
+            if integration_id:
+                await uow.mappings.set_account(org, integration_id, account.id)
+            await uow.commit()
+        action = "account.integration_link" if integration_id else "account.integration_unlink"
+        await self._audit(principal, action, account.id, ip, integrationId=integration_id or account.integration_id)
+        return updated
 
     async def delete(self, principal: Principal, account_id: str, *, ip: str | None) -> None:
         account = await self.get(principal, account_id)
