@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from adapters.sql.channel_tables import MappingRow
+from adapters.sql.channels import MAPPING
 from domain.channels.integrations import Integration
 from domain.clock import utcnow
 from domain.identity.platforms import Platform
@@ -51,14 +51,7 @@ async def _map(api: Api, h: dict[str, str], soul: str, integration: str, **kw: A
 
 async def _primaries(api: Api, soul_id: str) -> int:
     async with api.container.engine.connect() as conn:
-        stmt = (
-            select(func.count())
-            .select_from(MappingRow)
-            .where(
-                MappingRow.soul_id == soul_id,
-                MappingRow.is_primary.is_(True),  # type: ignore[attr-defined]
-            )
-        )
+        stmt = select(func.count()).select_from(MAPPING).where(MAPPING.c.soul_id == soul_id, MAPPING.c.is_primary)
         return int((await conn.execute(stmt)).scalar_one())
 
 
