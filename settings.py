@@ -72,6 +72,10 @@ class Settings(BaseSettings):
 
     audit_retention_days: int = Field(default=90, ge=1)
 
+    # The platform sandbox `make run` starts in place of the real social networks (adapters point at it by default).
+    sandbox_enabled: bool = True
+    sandbox_port: int = Field(default=8765, ge=1, le=65535)
+
     # The proxy test fetches this URL through the proxy; it should answer the caller's IP ({"ip": ...} or text).
     proxy_check_url: str = "https://api.ipify.org?format=json"
     proxy_check_timeout_s: float = Field(default=10.0, gt=0, le=120)
@@ -102,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
 
     @property
     def temporal_ui_url(self) -> str:

@@ -130,21 +130,26 @@ def main() -> int:
             print("Temporal did not start; see .data/logs/temporal.log", file=sys.stderr)
             return 1
         os.environ["PYTHONUNBUFFERED"] = "1"
+        if settings.sandbox_enabled:
+            stack.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(settings.sandbox_port)],
+                        data_dir / "logs" / "sandbox.log")  # fmt: skip
         stack.start("worker", [sys.executable, str(ROOT / "worker.py")])
         stack.start("api", [sys.executable, "-m", "api"])
         if not wait_for_http(f"{settings.api_url}/health/live", 60):
             print("the API did not start", file=sys.stderr)
             return 1
-        print(
-            "\nThe stack is running:\n"
-            f"  API          {settings.api_url}   (OpenAPI: {settings.api_url}/docs)\n"
-            f"  Readiness    {settings.api_url}/health/ready\n"
-            f"  Temporal UI  {settings.temporal_ui_url}\n"
-            f"  Temporal     {settings.temporal_address} (namespace {settings.temporal_namespace})\n"
-            f"  Data         {data_dir}\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
+        lines = [
+            "",
+            "The stack is running:",
+            f"  API          {settings.api_url}   (OpenAPI: {settings.api_url}/docs)",
+            f"  Readiness    {settings.api_url}/health/ready",
+            f"  Temporal UI  {settings.temporal_ui_url}",
+            f"  Temporal     {settings.temporal_address} (namespace {settings.temporal_namespace})",
+        ]
+        if settings.sandbox_enabled:
+            lines.append(f"  Sandbox      {settings.sandbox_url}   (the eight platforms; control API at /_sandbox)")
+        lines += [f"  Data         {data_dir}", "Press Ctrl-C to stop.", ""]
+        print("\n".join(lines), flush=True)
         while (exited := stack.first_exited()) is None:
             time.sleep(0.5)
         print(f"{exited[0]} exited with code {exited[1]}; stopping the rest", file=sys.stderr)

@@ -105,6 +105,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
             "API_PORT": str(_free_port()),
             "TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}",
             "TEMPORAL_UI_PORT": str(_free_port()),
+            "SANDBOX_PORT": str(_free_port()),
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -121,6 +122,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_data(stack_env: dict[str, str],
         assert body["checks"] == {"database": "ok", "temporal": "ok", "worker": "ok"}
         assert httpx.get(f"{api}/docs").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{stack_env['TEMPORAL_UI_PORT']}/").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{stack_env['SANDBOX_PORT']}/_sandbox/requests").status_code == 200
         assert (
             httpx.post(
                 f"{api}/auth/register",
@@ -140,7 +142,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_data(stack_env: dict[str, str],
     finally:
         code = first.stop()
     pids = first.child_pids()
-    assert len(pids) == 3
+    assert len(pids) == 4  # temporal, sandbox, worker, api
     assert code == 0
     assert not [pid for pid in pids if _pid_alive(pid)], "every process the stack started has stopped"
     assert (Path(stack_env["DATA_DIR"]) / "temporal.db").exists()
