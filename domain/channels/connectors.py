@@ -1,0 +1,92 @@
+"""The connection side of a platform: OAuth (or app-password) sign-in, token refresh and revoke, the profile.
+
+One implementation per network lives in adapters/platforms/; every call goes through an HTTP client built for the
+Account's proxy (None: a direct connection, which the caller decides to allow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.identity.platforms import Platform
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """Where to send a platform call: protocol, host, port and (opened) credentials of the Account's proxy."""
+
+    protocol: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"ProxySpec({self.protocol}://{self.host}:{self.port})"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None  # None: the platform did not (re)send one; keep the stored one
+    expires_at: datetime | None  # None: does not expire
+    scope: str | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenSet(expires_at={self.expires_at!r}, refresh={'yes' if self.refresh_token else 'no'})"
+
+
+@dataclass(frozen=True)
+class PlatformProfile:
+    internal_id: str
+    name: str
+    handle: str | None
+    picture: str | None
+
+
+@dataclass(frozen=True)
+class AuthorizationStart:
+    url: str
+    state: str
+    code_verifier: str | None  # PKCE verifier to keep server-side (sealed) until the callback
+
+
+class ConnectorError(Exception):
+    """Base of the error classes of PLATFORMS.md; messages never contain tokens."""
+
+
+class AuthExpired(ConnectorError):
+    """The access token expired: refresh once, then retry."""
+
+
+class AuthRevoked(ConnectorError):
+    """The grant is gone (revoked, invalid refresh token, app removed): the channel needs reconnecting."""
+
+
+class RateLimited(ConnectorError):
+    def __init__(self, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class InvalidRequest(ConnectorError):
+    """The platform refused the request as malformed (bad code, bad verifier, bad redirect): no retry."""
+
+
+class Transient(ConnectorError):
+    """5xx, network or proxy trouble: retry with backoff."""
+
+
+class PlatformConnector(Protocol):
+    platform: Platform
+    uses_pkce: bool
+
+    def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart: ...
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None, proxy: ProxySpec | None
+    ) -> TokenSet: ...
+    async def refresh(self, *, refresh_token: str, proxy: ProxySpec | None) -> TokenSet: ...
+    async def revoke(self, *, token: str, proxy: ProxySpec | None) -> None: ...
+    async def profile(self, *, access_token: str, proxy: ProxySpec | None) -> PlatformProfile: ...
