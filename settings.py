@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     sandbox_enabled: bool = True
     sandbox_port: int = Field(default=8765, ge=1, le=65535)
 
+    # Which platform APIs the adapters call: the local sandbox (default) or the real networks, whose OAuth client
+    # credentials come as JSON: PLATFORM_CREDENTIALS='{"x": ["client-id", "client-secret"], ...}'.
+    platform_api: Literal["sandbox", "real"] = "sandbox"
+    platform_credentials: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    # Where the platforms send the user back after approving (the web frontend's callback page).
+    frontend_url: str = "http://localhost:3000"
+
     # The proxy test fetches this URL through the proxy; it should answer the caller's IP ({"ip": ...} or text).
     proxy_check_url: str = "https://api.ipify.org?format=json"
     proxy_check_timeout_s: float = Field(default=10.0, gt=0, le=120)

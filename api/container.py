@@ -11,18 +11,23 @@ from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.crypto.passwords import Argon2PasswordHasher
 from adapters.crypto.tokens import JwtTokenIssuer
 from adapters.documents import build_document_store
+from adapters.platforms.config import endpoints
+from adapters.platforms.registry import connectors
 from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from domain.cache import TtlCache
+from domain.channels.connectors import PlatformConnector
 from domain.clock import Clock, SystemClock
+from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.services.api_keys import ApiKeyService
 from domain.services.auth import AuthService, LoginPolicy
 from domain.services.identity.accounts import AccountService
 from domain.services.identity.proxies import ProxyService
 from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
+from domain.services.integrations import IntegrationService
 from domain.services.matrix import MatrixService
 from domain.services.principals import CachedPrincipal, PrincipalResolver
 from domain.services.users import UserService
@@ -47,11 +52,18 @@ class Container:
     accounts: AccountService
     proxies: ProxyService
     matrix: MatrixService
+    integrations: IntegrationService
     temporal: Client
 
     async def close(self) -> None:
         await self.documents.close()
         await self.engine.dispose()
+
+
+def platform_connectors(settings: Settings) -> dict[Platform, PlatformConnector]:
+    sandbox = settings.sandbox_url if settings.platform_api == "sandbox" else None
+    credentials = {Platform.parse(name): pair for name, pair in settings.platform_credentials.items()}
+    return connectors(endpoints(sandbox_url=sandbox, credentials=credentials))
 
 
 async def build(settings: Settings) -> Container:
@@ -103,6 +115,7 @@ async def build(settings: Settings) -> Container:
         accounts=AccountService(identity, cipher),
         proxies=ProxyService(identity, cipher, checker),
         matrix=MatrixService(identity),
+        integrations=IntegrationService(identity, cipher, platform_connectors(settings), settings.frontend_url),
         # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
         temporal=await connect(settings, lazy=True, identity="souls-api"),
     )

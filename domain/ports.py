@@ -9,6 +9,7 @@ from typing import Any, Protocol, Self
 
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry, AuditFilter
+from domain.channels.oauth import OAuthStateRepository
 from domain.channels.ports import IntegrationRepository, MappingRepository
 from domain.organizations import Organization, User
 from domain.pagination import Page, PageRequest
@@ -88,6 +89,8 @@ class UnitOfWork(Protocol):
     def integrations(self) -> IntegrationRepository: ...
     @property
     def mappings(self) -> MappingRepository: ...
+    @property
+    def oauth_states(self) -> OAuthStateRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -72,3 +72,23 @@ class MappingRow(SQLModel, table=True):
 
 register(EncryptedColumn(IntegrationRow.__table__, "token", "integrations"))  # type: ignore[attr-defined]
 register(EncryptedColumn(IntegrationRow.__table__, "refresh_token", "integrations", field="refreshToken"))  # type: ignore[attr-defined]
+
+
+class OAuthStateRow(SQLModel, table=True):
+    """A pending OAuth authorization: single use, short-lived, bound to the organization, the user and the platform.
+    The key is the digest of the `state` sent to the platform; the PKCE verifier is sealed (and left out of key
+    rotation: a state lives ten minutes)."""
+
+    __tablename__ = "oauth_state"
+
+    state_digest: str = Field(primary_key=True, max_length=64)
+    organization_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("organization.id", ondelete="CASCADE"), nullable=False)
+    )
+    actor_id: str = Field(max_length=36)
+    platform: str = Field(max_length=16)
+    redirect_uri: str = Field(max_length=2048)
+    code_verifier: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field(index=True)
+    used_at: datetime | None = timestamp_field(nullable=True)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.sql.channel_tables import IntegrationRow, MappingRow
+from adapters.sql.channel_tables import IntegrationRow, MappingRow, OAuthStateRow
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
+from domain.channels.oauth import OAuthState
 from domain.errors import Conflict
 from domain.identity.platforms import Platform
 
 INTEGRATION: Any = IntegrationRow.__table__  # type: ignore[attr-defined]
 MAPPING: Any = MappingRow.__table__  # type: ignore[attr-defined]
+OAUTH_STATE: Any = OAuthStateRow.__table__  # type: ignore[attr-defined]
 
 
 def _integration(row: Any) -> Integration:
@@ -150,4 +153,28 @@ class SqlMappingRepository:
             .where(MAPPING.c.organization_id == organization_id, MAPPING.c.integration_id == integration_id)
             .values(account_id=account_id)
         )
+        return int(getattr(result, "rowcount", 0))
+
+
+class SqlOAuthStateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, state: OAuthState) -> None:
+        await self._s.execute(insert(OAUTH_STATE).values(state.model_dump()))
+
+    async def take(self, state_digest: str, at: datetime) -> OAuthState | None:
+        # Conditional update first: of two concurrent callbacks with one state, exactly one gets it.
+        result = await self._s.execute(
+            update(OAUTH_STATE)
+            .where(OAUTH_STATE.c.state_digest == state_digest, OAUTH_STATE.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        row = (await self._s.execute(select(OAUTH_STATE).where(OAUTH_STATE.c.state_digest == state_digest))).first()
+        return OAuthState.model_validate(dict(row._mapping)) if row else None
+
+    async def purge_expired(self, before: datetime) -> int:
+        result = await self._s.execute(delete(OAUTH_STATE).where(OAUTH_STATE.c.expires_at < before))
         return int(getattr(result, "rowcount", 0))

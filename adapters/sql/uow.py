@@ -5,7 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository
+from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository, SqlOAuthStateRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -28,6 +28,7 @@ class SqlUnitOfWork:
     login_throttle: SqlLoginThrottle
     integrations: SqlIntegrationRepository
     mappings: SqlMappingRepository
+    oauth_states: SqlOAuthStateRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.login_throttle = SqlLoginThrottle(self.session)
         self.integrations = SqlIntegrationRepository(self.session)
         self.mappings = SqlMappingRepository(self.session)
+        self.oauth_states = SqlOAuthStateRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,14 +1,15 @@
-"""Integrations (`/integrations`, the PRD's Postiz-compatible paths). Connecting over OAuth comes with the platform
-adapters; listing works now."""
+"""Integrations (`/integrations`, the PRD's Postiz-compatible paths): connect a channel over OAuth, list, remove."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, status
+from pydantic import Field
 
-from api.deps import ContainerDep, CurrentPrincipal
-from api.schemas import ApiModel
+from api.deps import ClientIp, ContainerDep, CurrentPrincipal
+from api.schemas import ApiInput, ApiModel
 from domain.channels.integrations import Integration
 from domain.identity.platforms import Platform
 
@@ -39,3 +40,43 @@ async def list_integrations(principal: CurrentPrincipal, container: ContainerDep
     async with container.uow() as uow:
         integrations = await uow.integrations.find(principal.organization_id)
     return [IntegrationOut.of(i) for i in integrations]
+
+
+Provider = Annotated[
+    str, Path(max_length=32, description="x, linkedin, facebook, instagram, tiktok, threads, mastodon")
+]
+
+
+class AuthorizeOut(ApiModel):
+    url: str
+    state: str
+
+
+class ConnectIn(ApiInput):
+    code: Annotated[str, Field(min_length=1, max_length=4096)]
+    state: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+@router.get("/social/{provider}", response_model=AuthorizeOut)
+async def authorize_url(provider: Provider, principal: CurrentPrincipal, container: ContainerDep) -> AuthorizeOut:
+    """Where to send the user to approve; the state is single-use and expires in ten minutes."""
+    url, state = await container.integrations.start(principal, provider)
+    return AuthorizeOut(url=url, state=state)
+
+
+@router.post("/social/{provider}/connect", response_model=IntegrationOut)
+async def connect(
+    provider: Provider, body: ConnectIn, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
+) -> IntegrationOut:
+    """Complete the OAuth round trip with the `code` and `state` the platform redirected back with."""
+    integration = await container.integrations.connect(principal, provider, body.code, body.state, ip=ip)
+    return IntegrationOut.of(integration)
+
+
+@router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def disconnect(
+    integration_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, container: ContainerDep,
+    ip: ClientIp,
+) -> None:  # fmt: skip
+    """Revoke at the platform (best effort), unlink its account, remove it and its mappings."""
+    await container.integrations.delete(principal, integration_id, ip=ip)
