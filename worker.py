@@ -11,27 +11,33 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.autolink import AutoLinkActivities
 from activities.retention import RetentionActivities
+from adapters.documents import build_document_store
 from adapters.logs import configure_logging
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from domain.clock import SystemClock
+from domain.identity.ports import DocumentStore
 from settings import Settings
+from workflows.autolink import AutoLinkWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.schedules import RETENTION_SCHEDULE_ID, ensure_schedule, retention_schedule
 
 log = logging.getLogger("souls.worker")
 
-WORKFLOWS = [RetentionWorkflow]
+WORKFLOWS = [RetentionWorkflow, AutoLinkWorkflow]
 
 
-def build_worker(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory) -> Worker:
+def build_worker(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory, store: DocumentStore) -> Worker:
     retention = RetentionActivities(uow)
+    autolink = AutoLinkActivities(store, uow, SystemClock())
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[retention.delete_expired_audit_entries],
+        activities=[retention.delete_expired_audit_entries, autolink.link],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -56,7 +62,8 @@ async def run(settings: Settings) -> None:
             RETENTION_SCHEDULE_ID,
             retention_schedule(settings.temporal_task_queue, settings.audit_retention_days),
         )
-        worker = build_worker(client, settings, SqlUnitOfWorkFactory(session_factory(engine)))
+        store = await build_document_store(settings, engine)
+        worker = build_worker(client, settings, SqlUnitOfWorkFactory(session_factory(engine)), store)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,6 +17,7 @@ from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from adapters.temporal.starter import TemporalChannelWorkflows
 from domain.cache import TtlCache
 from domain.channels.connectors import PlatformConnector
 from domain.clock import Clock, SystemClock
@@ -82,6 +83,8 @@ async def build(settings: Settings) -> Container:
     api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
     principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
     uows = SqlUnitOfWorkFactory(session_factory(engine))
+    # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
+    temporal = await connect(settings, lazy=True, identity="souls-api")
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
     documents = await build_document_store(settings, engine)
     identity = IdentityContext(store=documents, uows=uows, clock=clock)
@@ -115,7 +118,12 @@ async def build(settings: Settings) -> Container:
         accounts=AccountService(identity, cipher),
         proxies=ProxyService(identity, cipher, checker),
         matrix=MatrixService(identity),
-        integrations=IntegrationService(identity, cipher, platform_connectors(settings), settings.frontend_url),
-        # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
-        temporal=await connect(settings, lazy=True, identity="souls-api"),
+        integrations=IntegrationService(
+            identity,
+            cipher,
+            platform_connectors(settings),
+            settings.frontend_url,
+            TemporalChannelWorkflows(temporal, settings.temporal_task_queue),
+        ),
+        temporal=temporal,
     )

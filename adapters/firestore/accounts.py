@@ -82,6 +82,8 @@ class FirestoreAccountRepository:
         query: Any = self._l.collection(organization_id, ACCOUNTS)
         if filters.soul_id:
             query = query.where(filter=FieldFilter("soulId", "==", filters.soul_id))
+        if filters.handle:
+            query = query.where(filter=FieldFilter("handle", "==", filters.handle))
         if filters.integration_id:
             query = query.where(filter=FieldFilter("integrationId", "==", filters.integration_id))
         if filters.platform:

@@ -56,6 +56,7 @@ class Account(BaseModel):
 class AccountFilter(BaseModel):
     soul_id: str | None = None
     integration_id: str | None = None
+    handle: str | None = None
     platform: Platform | None = None
     status: AccountStatus | None = None
 

@@ -7,11 +7,13 @@ Tokens are sealed at rest (`integrations/<id>`, fields `token` and `refreshToken
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping as MappingType
 from datetime import timedelta
 
 from domain.auth import Principal
 from domain.channels.connectors import (
+    ChannelWorkflows,
     ConnectorError,
     InvalidRequest,
     PlatformConnector,
@@ -42,6 +44,8 @@ def platform_error(exc: ConnectorError, platform: Platform) -> Exception:
     return Unavailable(f"{name} could not be reached: {exc}", code="platform_unavailable")
 
 
+log = logging.getLogger(__name__)
+
 # Platforms whose connection is not a plain OAuth round trip; their adapters exist (tested against the sandbox), the
 # API flows for them do not yet.
 _NOT_OAUTH_YET = {
@@ -57,7 +61,9 @@ class IntegrationService:
         sealer: FieldSealer,
         connectors: MappingType[Platform, PlatformConnector],
         redirect_base: str,
+        workflows: ChannelWorkflows,
     ) -> None:
+        self._workflows = workflows
         self._ctx = ctx
         self._sealer = sealer
         self._connectors = connectors
@@ -136,6 +142,10 @@ class IntegrationService:
             target_type="integration", target_id=integration.id, ip=ip,
             details={"platform": connector.platform.value, "internalId": integration.internal_id},
         )  # fmt: skip
+        try:
+            await self._workflows.start_autolink(principal.organization_id, integration.id, connector.platform)
+        except Exception:  # the channel is connected either way; it just stays unlinked, as the matrix shows
+            log.warning("could not start auto-link for integration %s", integration.id, exc_info=True)
         return integration
 
     async def _upsert(

@@ -51,6 +51,8 @@ class SqlAccountRepository(SqlStore):
         stmt = select(ACCOUNT).where(ACCOUNT.c.organization_id == organization_id)
         if filters.soul_id:
             stmt = stmt.where(ACCOUNT.c.soul_id == filters.soul_id)
+        if filters.handle:
+            stmt = stmt.where(ACCOUNT.c.handle == filters.handle)
         if filters.integration_id:
             stmt = stmt.where(ACCOUNT.c.integration_id == filters.integration_id)
         if filters.platform:
