@@ -38,7 +38,8 @@ async def _connect(api: Api, h: dict[str, str], platform: Platform) -> dict[str,
 
 async def _result(client: Client, integration_id: str) -> AutoLinkResult:
     handle = client.get_workflow_handle(f"autolink:{integration_id}", result_type=AutoLinkResult)
-    return await handle.result()
+    result: AutoLinkResult = await handle.result()
+    return result
 
 
 async def test_connecting_links_the_matching_account_and_maps_its_soul(
