@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # credentials come as JSON: PLATFORM_CREDENTIALS='{"x": ["client-id", "client-secret"], ...}'.
     platform_api: Literal["sandbox", "real"] = "sandbox"
     platform_credentials: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    # Refresh a channel's token this long before it expires.
+    token_refresh_margin_s: float = Field(default=600, ge=0)
     # Where the platforms send the user back after approving (the web frontend's callback page).
     frontend_url: str = "http://localhost:3000"
 

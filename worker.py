@@ -13,8 +13,11 @@ from temporalio.worker import Worker
 
 from activities.autolink import AutoLinkActivities
 from activities.retention import RetentionActivities
+from activities.token_refresh import TokenRefreshActivities
+from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.documents import build_document_store
 from adapters.logs import configure_logging
+from adapters.platforms.registry import platform_connectors
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
@@ -24,20 +27,24 @@ from settings import Settings
 from workflows.autolink import AutoLinkWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.schedules import RETENTION_SCHEDULE_ID, ensure_schedule, retention_schedule
+from workflows.token_refresh import TokenRefreshWorkflow
 
 log = logging.getLogger("souls.worker")
 
-WORKFLOWS = [RetentionWorkflow, AutoLinkWorkflow]
+WORKFLOWS = [RetentionWorkflow, AutoLinkWorkflow, TokenRefreshWorkflow]
 
 
 def build_worker(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory, store: DocumentStore) -> Worker:
+    clock = SystemClock()
     retention = RetentionActivities(uow)
-    autolink = AutoLinkActivities(store, uow, SystemClock())
+    autolink = AutoLinkActivities(store, uow, clock)
+    cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
+    refresh = TokenRefreshActivities(store, uow, cipher, platform_connectors(settings), clock)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[retention.delete_expired_audit_entries, autolink.link],
+        activities=[retention.delete_expired_audit_entries, autolink.link, refresh.plan, refresh.refresh],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

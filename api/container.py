@@ -11,17 +11,14 @@ from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.crypto.passwords import Argon2PasswordHasher
 from adapters.crypto.tokens import JwtTokenIssuer
 from adapters.documents import build_document_store
-from adapters.platforms.config import endpoints
-from adapters.platforms.registry import connectors
+from adapters.platforms.registry import platform_connectors
 from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from adapters.temporal.starter import TemporalChannelWorkflows
 from domain.cache import TtlCache
-from domain.channels.connectors import PlatformConnector
 from domain.clock import Clock, SystemClock
-from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.services.api_keys import ApiKeyService
 from domain.services.auth import AuthService, LoginPolicy
@@ -59,12 +56,6 @@ class Container:
     async def close(self) -> None:
         await self.documents.close()
         await self.engine.dispose()
-
-
-def platform_connectors(settings: Settings) -> dict[Platform, PlatformConnector]:
-    sandbox = settings.sandbox_url if settings.platform_api == "sandbox" else None
-    credentials = {Platform.parse(name): pair for name, pair in settings.platform_credentials.items()}
-    return connectors(endpoints(sandbox_url=sandbox, credentials=credentials))
 
 
 async def build(settings: Settings) -> Container:
@@ -123,7 +114,7 @@ async def build(settings: Settings) -> Container:
             cipher,
             platform_connectors(settings),
             settings.frontend_url,
-            TemporalChannelWorkflows(temporal, settings.temporal_task_queue),
+            TemporalChannelWorkflows(temporal, settings.temporal_task_queue, settings.token_refresh_margin_s),
         ),
         temporal=temporal,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.platforms.bluesky import BlueskyConnector
-from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.config import PlatformEndpoints, endpoints
 from adapters.platforms.facebook import FacebookConnector
 from adapters.platforms.instagram import InstagramConnector
 from adapters.platforms.linkedin import LinkedInConnector
@@ -13,6 +13,7 @@ from adapters.platforms.tiktok import TikTokConnector
 from adapters.platforms.x import XConnector
 from domain.channels.connectors import PlatformConnector
 from domain.identity.platforms import Platform
+from settings import Settings
 
 
 def connectors(endpoints: dict[Platform, PlatformEndpoints]) -> dict[Platform, PlatformConnector]:
@@ -42,3 +43,9 @@ def _make(platform: Platform, e: PlatformEndpoints) -> PlatformConnector:
             return BlueskyConnector(e)
         case Platform.MASTODON:
             return MastodonConnector(e)
+
+
+def platform_connectors(settings: Settings) -> dict[Platform, PlatformConnector]:
+    sandbox = settings.sandbox_url if settings.platform_api == "sandbox" else None
+    credentials = {Platform.parse(name): pair for name, pair in settings.platform_credentials.items()}
+    return connectors(endpoints(sandbox_url=sandbox, credentials=credentials))

@@ -73,6 +73,15 @@ async def connect(
     return IntegrationOut.of(integration)
 
 
+@router.post("/{integration_id}/refresh", status_code=status.HTTP_202_ACCEPTED)
+async def refresh_token(
+    integration_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, container: ContainerDep
+) -> dict[str, str]:
+    """Ask the channel's token-refresh workflow to refresh now; watch it as `token-refresh:{id}` in the Temporal UI."""
+    await container.integrations.refresh(principal, integration_id)
+    return {"workflowId": f"token-refresh:{integration_id}"}
+
+
 @router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def disconnect(
     integration_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, container: ContainerDep,

@@ -144,9 +144,26 @@ class IntegrationService:
         )  # fmt: skip
         try:
             await self._workflows.start_autolink(principal.organization_id, integration.id, connector.platform)
+            if integration.token_expiration is not None and integration.refresh_token is not None:
+                await self._workflows.start_token_refresh(principal.organization_id, integration.id, connector.platform)
         except Exception:  # the channel is connected either way; it just stays unlinked, as the matrix shows
-            log.warning("could not start auto-link for integration %s", integration.id, exc_info=True)
+            log.warning("could not start the workflows of integration %s", integration.id, exc_info=True)
         return integration
+
+    async def refresh(self, principal: Principal, integration_id: str) -> None:
+        """Ask the channel's refresh workflow to refresh now (starting it if needed): refreshes never overlap."""
+        integration = await self.get(principal, integration_id)
+        if integration.refresh_token is None:
+            raise InvalidInput("This channel has no refresh token; reconnect it instead.", code="no_refresh_token")
+        try:
+            await self._workflows.start_token_refresh(
+                principal.organization_id, integration.id, integration.provider_identifier, refresh_now=True
+            )
+        except Exception as exc:
+            log.warning("could not signal the refresh of integration %s", integration.id, exc_info=True)
+            raise Unavailable(
+                "The workflow service is not answering; retry shortly.", code="temporal_unavailable"
+            ) from exc
 
     async def _upsert(
         self, principal: Principal, platform: Platform, tokens: TokenSet, internal_id: str, name: str,
@@ -205,6 +222,8 @@ class IntegrationService:
         )
         for account in linked.items:
             await self._ctx.store.accounts.update(account.model_copy(update={"integration_id": None}))
+        with contextlib.suppress(Exception):  # not running, or Temporal away: its next plan finds the channel gone
+            await self._workflows.stop_token_refresh(integration.id)
         async with self._ctx.uows() as uow:
             await uow.integrations.delete(principal.organization_id, integration.id)  # mappings go with it
             await uow.commit()
