@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.search_attributes import ACCOUNT_ID
+
 with workflow.unsafe.imports_passed_through():
     from activities.token_refresh import RefreshOutcome, RefreshPlan, RefreshTarget, TokenRefreshActivities
 
@@ -47,6 +49,7 @@ class TokenRefreshWorkflow:
         self._refresh_now = False
         self._stop = False
         self._state = TokenRefreshState(phase="starting")
+        self._account_id: str | None = None
 
     @workflow.signal
     def refresh_now(self) -> None:
@@ -68,6 +71,10 @@ class TokenRefreshWorkflow:
             plan: RefreshPlan = await workflow.execute_activity_method(
                 TokenRefreshActivities.plan, target, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY
             )
+            if plan.account_id and plan.account_id != self._account_id:
+                # Operators find a channel's refresh loop by its account too.
+                self._account_id = plan.account_id
+                workflow.upsert_search_attributes([ACCOUNT_ID.value_set(plan.account_id)])
             if not plan.active and not self._refresh_now:
                 self._state.phase = "ended: nothing to refresh"
                 break

@@ -21,6 +21,7 @@ from tests.conftest import Api, ApiFactory
 from tests.platforms.conftest import Sandbox, browser_step
 from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support.proxies import PproxyServer
+from workflows.search_attributes import ACCOUNT_ID, INTEGRATION_ID, PLATFORM
 from workflows.token_refresh import TokenRefreshState, TokenRefreshWorkflow
 
 sandbox_server = _sandbox_server
@@ -178,6 +179,17 @@ async def test_refresh_goes_through_the_linked_accounts_proxy_and_never_around_a
             return len(_refreshes(sandbox)) > before
 
         await _until(done)
+
+        async def tagged() -> bool:
+            described = await temporal_client.get_workflow_handle(f"token-refresh:{working}").describe()
+            return described.typed_search_attributes.get(ACCOUNT_ID) is not None
+
+        await _until(tagged)
+        attributes = (
+            await temporal_client.get_workflow_handle(f"token-refresh:{working}").describe()
+        ).typed_search_attributes
+        assert attributes.get(INTEGRATION_ID) == working
+        assert attributes.get(PLATFORM) == "x"
 
         h2 = (await api.register())["headers"]
         dead = await _connect_x(api, h2)
