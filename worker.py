@@ -18,7 +18,7 @@ from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.documents import build_document_store
 from adapters.logs import configure_logging
 from adapters.platforms.registry import platform_connectors
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from domain.clock import SystemClock
@@ -70,7 +70,7 @@ async def run(settings: Settings) -> None:
             retention_schedule(settings.temporal_task_queue, settings.audit_retention_days),
         )
         store = await build_document_store(settings, engine)
-        worker = build_worker(client, settings, SqlUnitOfWorkFactory(session_factory(engine)), store)
+        worker = build_worker(client, settings, SqlUnitOfWorkFactory.for_engine(engine), store)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

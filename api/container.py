@@ -13,7 +13,7 @@ from adapters.crypto.tokens import JwtTokenIssuer
 from adapters.documents import build_document_store
 from adapters.platforms.registry import platform_connectors
 from adapters.proxy.checker import HttpProxyChecker
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from adapters.temporal.starter import TemporalChannelWorkflows
@@ -73,7 +73,7 @@ async def build(settings: Settings) -> Container:
     principal_cache: TtlCache[str, CachedPrincipal] = TtlCache(settings.auth_cache_ttl_s)
     api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
     principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
-    uows = SqlUnitOfWorkFactory(session_factory(engine))
+    uows = SqlUnitOfWorkFactory.for_engine(engine)
     # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
     temporal = await connect(settings, lazy=True, identity="souls-api")
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import auth, reads
+from bench import auth, matrix, reads
 
 
 def main() -> None:
     asyncio.run(auth.main())
     asyncio.run(reads.main())
+    asyncio.run(matrix.main())
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (API_WORKERS)")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()
     env = {"API_WORKERS": str(args.workers)}
     print(f"{args.concurrency} concurrent clients (wrk), {args.duration:g}s per figure, {args.workers} API worker(s)")
 

@@ -101,7 +101,13 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self) -> UnitOfWork:
+        """A transaction that may write."""
+        ...
+
+    def reading(self) -> UnitOfWork:
+        """A transaction that only reads."""
+        ...
 
 
 class PasswordHasher(Protocol):

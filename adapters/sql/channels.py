@@ -21,6 +21,10 @@ MAPPING: Any = MappingRow.__table__  # type: ignore[attr-defined]
 OAUTH_STATE: Any = OAuthStateRow.__table__  # type: ignore[attr-defined]
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _integration(row: Any) -> Integration:
     return Integration.model_validate(dict(row._mapping))
 
@@ -85,6 +89,28 @@ class SqlMappingRepository:
         stmt = select(MAPPING).where(MAPPING.c.id == mapping_id, MAPPING.c.organization_id == organization_id)
         row = (await self._s.execute(stmt)).first()
         return _mapping(row) if row else None
+
+    async def rows_for_souls(
+        self, organization_id: str, soul_ids: list[str], integration_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """The mappings of a matrix page as plain JSON-ready rows (camelCase): the matrix reads thousands of them."""
+        if not soul_ids:
+            return []
+        stmt = (
+            select(MAPPING)
+            .where(MAPPING.c.organization_id == organization_id, MAPPING.c.soul_id.in_(soul_ids))
+            .order_by(MAPPING.c.soul_id, MAPPING.c.priority.desc(), MAPPING.c.created_at, MAPPING.c.id)
+        )
+        out = []
+        for row in (await self._s.execute(stmt)).all():
+            if row.integration_id not in integration_ids:
+                continue
+            out.append({
+                "id": row.id, "soulId": row.soul_id, "integrationId": row.integration_id, "platform": row.platform,
+                "accountId": row.account_id, "isPrimary": bool(row.is_primary), "priority": row.priority,
+                "notes": row.notes, "createdAt": _iso(row.created_at), "updatedAt": _iso(row.updated_at),
+            })  # fmt: skip
+        return out
 
     async def get_pair(self, organization_id: str, soul_id: str, integration_id: str) -> Mapping | None:
         stmt = select(MAPPING).where(

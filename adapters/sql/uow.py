@@ -3,9 +3,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository, SqlOAuthStateRepository
+from adapters.sql.engine import WRITE, session_factory
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -62,8 +63,21 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`uows()` for a transaction that may write (on SQLite it takes the write lock up front, so two concurrent
+    read-then-write transactions queue instead of failing with "database is locked"); `uows.reading()` for reads."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], read_sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> SqlUnitOfWorkFactory:
+        return cls(session_factory(engine.execution_options(**WRITE)), session_factory(engine))
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)
+
+    def reading(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._read_sessions)

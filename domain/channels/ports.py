@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
@@ -25,6 +25,12 @@ class MappingRepository(Protocol):
         ...
 
     async def get(self, organization_id: str, mapping_id: str) -> Mapping | None: ...
+    async def rows_for_souls(
+        self, organization_id: str, soul_ids: list[str], integration_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """Read model for the matrix: JSON-ready rows (camelCase) of the souls' mappings to these integrations."""
+        ...
+
     async def get_pair(self, organization_id: str, soul_id: str, integration_id: str) -> Mapping | None: ...
     async def for_souls(self, organization_id: str, soul_ids: list[str]) -> list[Mapping]: ...
     async def for_integration(self, organization_id: str, integration_id: str) -> list[Mapping]: ...

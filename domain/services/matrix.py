@@ -59,7 +59,7 @@ class BulkFailed(DomainError):
 class MatrixView:
     souls: list[Soul]
     integrations: list[Integration]
-    mappings: list[Mapping]
+    mappings: list[dict[str, Any]]  # JSON-ready read model
     next_cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -71,14 +71,11 @@ class MatrixService:
     async def view(self, principal: Principal, filters: MatrixFilter, page: PageRequest) -> MatrixView:
         org = principal.organization_id
         souls = await self._ctx.store.souls.find(org, SoulFilter(search=filters.soul_search), page)
-        async with self._ctx.uows() as uow:
+        async with self._ctx.uows.reading() as uow:
             integrations = await uow.integrations.find(
                 org, platform=filters.platform, connected_only=filters.connected_only
             )
-            shown = {i.id for i in integrations}
-            mappings = [
-                m for m in await uow.mappings.for_souls(org, [s.id for s in souls.items]) if m.integration_id in shown
-            ]
+            mappings = await uow.mappings.rows_for_souls(org, [s.id for s in souls.items], {i.id for i in integrations})
         return MatrixView(
             souls=souls.items, integrations=integrations, mappings=mappings, next_cursor=souls.next_cursor
         )
