@@ -38,7 +38,7 @@ class AutoLinkActivities:
     @activity.defn(name="autolink_integration")
     async def link(self, params: AutoLinkInput) -> AutoLinkResult:
         org = params.organization_id
-        async with self._uows() as uow:
+        async with self._uows.reading() as uow:
             integration = await uow.integrations.get(org, params.integration_id)
         if integration is None:
             return AutoLinkResult(outcome="integration_gone")

@@ -65,7 +65,7 @@ class TokenRefreshActivities:
         self._clock = clock
 
     async def _integration(self, target: RefreshTarget) -> Integration | None:
-        async with self._uows() as uow:
+        async with self._uows.reading() as uow:
             return await uow.integrations.get(target.organization_id, target.integration_id)
 
     @activity.defn(name="token_refresh_plan")

@@ -72,8 +72,10 @@ async def build(settings: Settings) -> Container:
     # Services that end someone's access clear the cache of resolved principals.
     principal_cache: TtlCache[str, CachedPrincipal] = TtlCache(settings.auth_cache_ttl_s)
     api_key_service = ApiKeyService(clock=clock, on_access_changed=principal_cache.clear)
-    principals = PrincipalResolver(tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache)
     uows = SqlUnitOfWorkFactory.for_engine(engine)
+    principals = PrincipalResolver(
+        uows=uows, tokens=tokens, api_keys=api_key_service, clock=clock, cache=principal_cache
+    )
     # Lazy: the API starts (and reports itself unready) while Temporal is still coming up.
     temporal = await connect(settings, lazy=True, identity="souls-api")
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))

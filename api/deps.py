@@ -31,6 +31,15 @@ async def get_uow(container: ContainerDep) -> AsyncIterator[SqlUnitOfWork]:
 
 UowDep = Annotated[SqlUnitOfWork, Depends(get_uow)]
 
+
+async def get_read_uow(container: ContainerDep) -> AsyncIterator[SqlUnitOfWork]:
+    async with container.uow.reading() as uow:
+        yield uow
+
+
+# For endpoints that only read: on SQLite they then never queue for the write lock.
+ReadUowDep = Annotated[SqlUnitOfWork, Depends(get_read_uow)]
+
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Organization API key")
 
@@ -40,14 +49,11 @@ async def get_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    if bearer is None and not api_key:
-        raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
-    # A transaction of its own, closed before the endpoint runs: holding it for the whole request would make every
-    # request need two pooled connections at once, and a full pool would then deadlock.
-    async with container.uow() as uow:
-        if bearer is not None:
-            return await container.principals.from_bearer(uow, bearer.credentials)
-        return await container.principals.from_api_key(uow, str(api_key))
+    if bearer is not None:
+        return await container.principals.from_bearer(bearer.credentials)
+    if api_key:
+        return await container.principals.from_api_key(api_key)
+    raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import uuid
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench.load import LoadResult, run_load
-from bench.server import api_server
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+from bench.server import api_server, databases
 
 
 async def _measure(base: str, duration: float, concurrency: int) -> list[LoadResult]:
@@ -73,22 +68,9 @@ async def main() -> None:
     env = {"API_WORKERS": str(args.workers)}
     print(f"{args.concurrency} concurrent clients (wrk), {args.duration:g}s per figure, {args.workers} API worker(s)")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+    async for backend, url in databases(skip_postgres=args.skip_postgres):
         with api_server(url, env) as base:
-            _report("SQLite", await _measure(base, args.duration, args.concurrency))
-
-    if args.skip_postgres:
-        return
-    name = f"souls_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with api_server(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", env) as base:
-            _report("PostgreSQL", await _measure(base, args.duration, args.concurrency))
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+            _report(backend, await _measure(base, args.duration, args.concurrency))
 
 
 if __name__ == "__main__":

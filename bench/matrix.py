@@ -11,23 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy import insert, text
 
 from adapters.sql.channels import INTEGRATION, MAPPING
 from adapters.sql.engine import create_engine
 from adapters.sql.identity.common import SOUL
-from bench.server import api_server
+from bench.server import api_server, databases
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SOULS, INTEGRATIONS, PER_SOUL = 1000, 200, 20
 PLATFORMS = ["x", "linkedin", "facebook", "instagram", "tiktok", "threads", "bluesky", "mastodon"]
 
@@ -227,18 +223,8 @@ async def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     args, _ = parser.parse_known_args()
     env = {"API_WORKERS": str(args.workers)}
-    with tempfile.TemporaryDirectory() as tmp:
-        await _run("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'matrix.db'}", env, args.requests)
-    if args.skip_postgres:
-        return
-    name = f"souls_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        await _run("PostgreSQL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", env, args.requests)
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+    async for backend, url in databases(skip_postgres=args.skip_postgres):
+        await _run(backend, url, env, args.requests)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import uuid
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench.load import LoadResult, run_load
-from bench.server import api_server
+from bench.server import api_server, databases
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ACCOUNTS = 200
 
 
@@ -96,19 +92,9 @@ async def main() -> None:
     args, _ = parser.parse_known_args()
     env = {"API_WORKERS": str(args.workers)}
     print(f"{args.concurrency} concurrent clients (wrk), {args.duration:g}s per figure, {args.workers} API worker(s)")
-    with tempfile.TemporaryDirectory() as tmp, api_server(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", env) as base:
-        _report("SQLite", await _measure(base, args.duration, args.concurrency))
-    if args.skip_postgres:
-        return
-    name = f"souls_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with api_server(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", env) as base:
-            _report("PostgreSQL", await _measure(base, args.duration, args.concurrency))
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+    async for backend, url in databases(skip_postgres=args.skip_postgres):
+        with api_server(url, env) as base:
+            _report(backend, await _measure(base, args.duration, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +55,22 @@ def api_server(database_url: str, extra_env: dict[str, str] | None = None) -> It
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def databases(*, skip_postgres: bool) -> AsyncIterator[tuple[str, str]]:
+    """(backend name, database URL): a fresh SQLite file, then a fresh PostgreSQL database; both removed after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield "SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+    if skip_postgres:
+        return
+    name = f"souls_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield "PostgreSQL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()

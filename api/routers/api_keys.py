@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import Field, StringConstraints
 
-from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, UowDep
+from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, ReadUowDep, UowDep
 from api.schemas import ApiInput, ApiModel, PageOut
 from domain.api_keys import ApiKey
 from domain.auth import Role
@@ -57,7 +57,7 @@ async def create_api_key(
 
 @router.get("", response_model=PageOut[ApiKeyOut])
 async def list_api_keys(
-    principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
+    principal: CurrentPrincipal, container: ContainerDep, uow: ReadUowDep, page: PageDep
 ) -> PageOut[ApiKeyOut]:
     result = await container.api_keys.list(uow, principal, page)
     return PageOut(items=[ApiKeyOut.of(k) for k in result.items], next_cursor=result.next_cursor)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminPrincipal, PageDep, UowDep
+from api.deps import AdminPrincipal, PageDep, ReadUowDep
 from api.schemas import ApiModel, PageOut
 from domain.audit import AuditFilter
 from domain.auth import ActorType
@@ -31,7 +31,7 @@ class AuditEntryOut(ApiModel):
 @router.get("", response_model=PageOut[AuditEntryOut])
 async def list_audit_logs(
     principal: AdminPrincipal,
-    uow: UowDep,
+    uow: ReadUowDep,
     page: PageDep,
     action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,
     actor_id: Annotated[str | None, Query(alias="actorId", max_length=64)] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, status
 from pydantic import EmailStr, Field, StringConstraints
 
-from api.deps import ClientIp, ContainerDep, CurrentPrincipal, UowDep
+from api.deps import ClientIp, ContainerDep, CurrentPrincipal, ReadUowDep, UowDep
 from api.schemas import ApiInput, ApiModel
 from domain.auth import ActorType, Role
 from domain.errors import NotFound
@@ -110,7 +110,7 @@ async def accept_invitation(body: AcceptInvitationIn, container: ContainerDep, u
 
 
 @router.get("/me", response_model=MeOut)
-async def me(principal: CurrentPrincipal, uow: UowDep) -> MeOut:
+async def me(principal: CurrentPrincipal, uow: ReadUowDep) -> MeOut:
     org = await uow.organizations.get(principal.organization_id)
     if org is None:
         raise NotFound("Organization", principal.organization_id)

@@ -37,7 +37,7 @@ class IntegrationOut(ApiModel):
 
 @router.get("/list", response_model=list[IntegrationOut])
 async def list_integrations(principal: CurrentPrincipal, container: ContainerDep) -> list[IntegrationOut]:
-    async with container.uow() as uow:
+    async with container.uow.reading() as uow:
         integrations = await uow.integrations.find(principal.organization_id)
     return [IntegrationOut.of(i) for i in integrations]
 

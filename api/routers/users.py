@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import EmailStr, Field, StringConstraints
 
-from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, UowDep
+from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, ReadUowDep, UowDep
 from api.schemas import ApiInput, ApiModel, PageOut
 from domain.auth import Role
 from domain.organizations import User
@@ -74,7 +74,7 @@ class CreatedUserOut(UserOut):
 
 @router.get("", response_model=PageOut[UserOut])
 async def list_users(
-    principal: CurrentPrincipal, container: ContainerDep, uow: UowDep, page: PageDep
+    principal: CurrentPrincipal, container: ContainerDep, uow: ReadUowDep, page: PageDep
 ) -> PageOut[UserOut]:
     result = await container.users.list(uow, principal, page)
     return PageOut(items=[UserOut.of(u) for u in result.items], next_cursor=result.next_cursor)
@@ -90,7 +90,7 @@ async def create_user(
 
 
 @router.get("/{user_id}", response_model=UserOut)
-async def get_user(user_id: UserId, principal: CurrentPrincipal, container: ContainerDep, uow: UowDep) -> UserOut:
+async def get_user(user_id: UserId, principal: CurrentPrincipal, container: ContainerDep, uow: ReadUowDep) -> UserOut:
     return UserOut.of(await container.users.get(uow, principal, user_id))
 
 

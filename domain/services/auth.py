@@ -45,6 +45,14 @@ class Registration:
 _BAD_CREDENTIALS = "The email or password is incorrect."
 
 
+async def _audit_self(uow: UnitOfWork, user: User, action: str, ip: str | None) -> None:
+    """An entry where the user acted on their own account (sign-up, sign-in, failed sign-in, accepted invitation)."""
+    await audit.record(
+        uow, organization_id=user.organization_id, action=action, actor_type=ActorType.USER, actor_id=user.id,
+        target_type="user", target_id=user.id, ip=ip,
+    )  # fmt: skip
+
+
 class AuthService:
     def __init__(
         self,
@@ -82,16 +90,7 @@ class AuthService:
         )
         await uow.organizations.add(org)
         await uow.users.add(user)
-        await audit.record(
-            uow,
-            organization_id=org.id,
-            action=AuditAction.REGISTER,
-            actor_type=ActorType.USER,
-            actor_id=user.id,
-            target_type="user",
-            target_id=user.id,
-            ip=ip,
-        )
+        await _audit_self(uow, user, AuditAction.REGISTER, ip)
         pair = await self._start_session(uow, user)
         await uow.commit()
         return pair
@@ -118,16 +117,7 @@ class AuthService:
         user.last_login_at = now
         user.updated_at = now
         await uow.users.update(user)
-        await audit.record(
-            uow,
-            organization_id=user.organization_id,
-            action=AuditAction.LOGIN,
-            actor_type=ActorType.USER,
-            actor_id=user.id,
-            target_type="user",
-            target_id=user.id,
-            ip=ip,
-        )
+        await _audit_self(uow, user, AuditAction.LOGIN, ip)
         pair = await self._start_session(uow, user)
         await uow.commit()
         return pair
@@ -199,16 +189,7 @@ class AuthService:
         user.last_login_at = now
         user.updated_at = now
         await uow.users.update(user)
-        await audit.record(
-            uow,
-            organization_id=user.organization_id,
-            action=AuditAction.INVITATION_ACCEPTED,
-            actor_type=ActorType.USER,
-            actor_id=user.id,
-            target_type="user",
-            target_id=user.id,
-            ip=ip,
-        )
+        await _audit_self(uow, user, AuditAction.INVITATION_ACCEPTED, ip)
         pair = await self._start_session(uow, user)
         await uow.commit()
         return pair
@@ -221,16 +202,7 @@ class AuthService:
                 key, now, limit=limit, window_s=self._policy.window_s, cooldown_s=self._policy.cooldown_s
             )
         if user is not None:
-            await audit.record(
-                uow,
-                organization_id=user.organization_id,
-                action=AuditAction.LOGIN_FAILED,
-                actor_type=ActorType.USER,
-                actor_id=user.id,
-                target_type="user",
-                target_id=user.id,
-                ip=ip,
-            )
+            await _audit_self(uow, user, AuditAction.LOGIN_FAILED, ip)
 
     async def _start_session(self, uow: UnitOfWork, user: User) -> TokenPair:
         return await self._issue(uow, user, new_id())

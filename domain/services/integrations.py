@@ -200,7 +200,7 @@ class IntegrationService:
         return integration
 
     async def get(self, principal: Principal, integration_id: str) -> Integration:
-        async with self._ctx.uows() as uow:
+        async with self._ctx.uows.reading() as uow:
             integration = await uow.integrations.get(principal.organization_id, integration_id)
         if integration is None:
             raise NotFound("Integration", integration_id)

@@ -82,7 +82,7 @@ class MatrixService:
 
     async def for_soul(self, principal: Principal, soul_id: str) -> tuple[Soul, list[tuple[Mapping, Integration]]]:
         soul = await self._soul(principal, soul_id)
-        async with self._ctx.uows() as uow:
+        async with self._ctx.uows.reading() as uow:
             mappings = await uow.mappings.for_souls(principal.organization_id, [soul_id])
             integrations = {i.id: i for i in await uow.integrations.find(principal.organization_id)}
         return soul, [(m, integrations[m.integration_id]) for m in mappings if m.integration_id in integrations]
@@ -90,7 +90,7 @@ class MatrixService:
     async def for_integration(
         self, principal: Principal, integration_id: str
     ) -> tuple[Integration, list[tuple[Mapping, Soul | None]]]:
-        async with self._ctx.uows() as uow:
+        async with self._ctx.uows.reading() as uow:
             integration = await self._integration(uow, principal, integration_id)
             mappings = await uow.mappings.for_integration(principal.organization_id, integration_id)
         souls = [await self._ctx.store.souls.get(principal.organization_id, m.soul_id) for m in mappings]

@@ -14,7 +14,7 @@ from domain.auth import NEVER, ActorType, Principal
 from domain.cache import TtlCache
 from domain.clock import Clock
 from domain.errors import Unauthorized
-from domain.ports import UnitOfWork
+from domain.ports import UnitOfWorkFactory
 from domain.services.api_keys import ApiKeyService
 from domain.tokens import TokenIssuer, digest
 
@@ -27,25 +27,34 @@ class CachedPrincipal:
 
 class PrincipalResolver:
     def __init__(
-        self, *, tokens: TokenIssuer, api_keys: ApiKeyService, clock: Clock, cache: TtlCache[str, CachedPrincipal]
+        self,
+        *,
+        uows: UnitOfWorkFactory,
+        tokens: TokenIssuer,
+        api_keys: ApiKeyService,
+        clock: Clock,
+        cache: TtlCache[str, CachedPrincipal],
     ) -> None:
+        self._uows = uows
         self._tokens = tokens
         self._api_keys = api_keys
         self._clock = clock
         self._cache = cache
 
-    async def from_bearer(self, uow: UnitOfWork, token: str) -> Principal:
+    async def from_bearer(self, token: str) -> Principal:
         key = "b:" + digest(token)
         # A cached entry means this exact token was verified; only its expiry can have changed since.
         if (cached := self._cache.get(key)) is not None and cached.expires_at > self._clock.now():
             return cached.principal
         claims = self._tokens.verify_access(token)
-        user = await uow.users.get(claims.organization_id, claims.user_id)
-        if user is None or not user.is_active:
-            raise Unauthorized("The access token is no longer valid.", code="token_invalid")
-        # Logging out (or a detected refresh-token reuse) revokes the session: its access tokens stop working too.
-        if not await uow.refresh_tokens.is_family_active(claims.session_id, self._clock.now()):
-            raise Unauthorized("The session has ended.", code="session_revoked")
+        # A transaction only on a miss, and a reading one: a hit costs no database work at all.
+        async with self._uows.reading() as uow:
+            user = await uow.users.get(claims.organization_id, claims.user_id)
+            if user is None or not user.is_active:
+                raise Unauthorized("The access token is no longer valid.", code="token_invalid")
+            # Logging out (or a detected refresh-token reuse) revokes the session: its access tokens stop working.
+            if not await uow.refresh_tokens.is_family_active(claims.session_id, self._clock.now()):
+                raise Unauthorized("The session has ended.", code="session_revoked")
         principal = Principal(
             actor_type=ActorType.USER,
             actor_id=user.id,
@@ -56,10 +65,11 @@ class PrincipalResolver:
         self._cache.put(key, CachedPrincipal(principal, claims.expires_at))
         return principal
 
-    async def from_api_key(self, uow: UnitOfWork, raw: str) -> Principal:
+    async def from_api_key(self, raw: str) -> Principal:
         key = "k:" + digest(raw)
         if (cached := self._cache.get(key)) is not None:
             return cached.principal
-        principal = await self._api_keys.authenticate(uow, raw)
+        async with self._uows() as uow:  # it may record the key's last use
+            principal = await self._api_keys.authenticate(uow, raw)
         self._cache.put(key, CachedPrincipal(principal, NEVER))
         return principal

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, Sch
 
 from adapters.temporal.client import data_converter
 from settings import Settings
+from tests.support.net import free_port
 from workflows.retention import RetentionInput, RetentionWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pid_alive(pid: int) -> bool:
@@ -102,10 +96,10 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         {
             "DATA_DIR": str(tmp_path / "data"),
-            "API_PORT": str(_free_port()),
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}",
-            "TEMPORAL_UI_PORT": str(_free_port()),
-            "SANDBOX_PORT": str(_free_port()),
+            "API_PORT": str(free_port()),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+            "TEMPORAL_UI_PORT": str(free_port()),
+            "SANDBOX_PORT": str(free_port()),
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -22,10 +22,9 @@ from adapters.proxy.check import (
     bad_status,
     timed_out,
 )
-from tests.support.proxies import LOOPBACK, CheckServer, PproxyServer
+from tests.support.net import LOOPBACK
+from tests.support.proxies import CheckServer, PproxyServer
 from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
-
-# Bound as module attributes so pytest finds them by name (an import would trip ruff's F401/F811 on every parameter).
 
 PROXIES = pytest.mark.parametrize("proxy_fixture", ["pproxy_http", "pproxy_socks5"])
 CAN_SEE_SOCKET_OWNERS = Path("/proc/net/tcp").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from adapters.platforms.mastodon import MastodonConnector
 from adapters.platforms.registry import connectors
 from domain.channels.connectors import PlatformConnector, ProxySpec, TokenSet
 from domain.identity.platforms import Platform
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -57,16 +57,9 @@ class Sandbox:
         return sandbox_endpoints(self.url)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(PYTHON if PYTHON.exists() else sys.executable), "-m", "sandbox", "--port", str(port)],
         cwd=ROOT,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,30 +26,17 @@ from unittest import mock
 import httpx
 from google.cloud.firestore import AsyncClient
 
+from tests.support.net import LOOPBACK as _LOOPBACK
+from tests.support.net import accepts_connections, free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_DIR = REPO_ROOT / "tools" / "firestore-emulator"
 LAUNCHER = EMULATOR_DIR / "serve.mjs"
 _INSTALLED_MARKER = EMULATOR_DIR / "node_modules" / "@firestore-emulator" / "server" / "package.json"
-_LOOPBACK = "127.0.0.1"
 
 
 class FirestoreEmulatorError(RuntimeError):
     """The emulator could not be installed or started."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection((_LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def ensure_installed(npm: str | None = None) -> None:
@@ -103,7 +89,7 @@ class FirestoreEmulator:
         if node is None:
             raise FirestoreEmulatorError("node not found on PATH: the Firestore emulator needs Node.js")
         ensure_installed()
-        self.port, self.admin_port = _free_port(), _free_port()
+        self.port, self.admin_port = free_port(), free_port()
         self._log = tempfile.TemporaryFile(prefix="firestore-emulator-")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             [node, str(LAUNCHER), "--host", _LOOPBACK, "--port", str(self.port), "--admin-port", str(self.admin_port)],
@@ -113,7 +99,7 @@ class FirestoreEmulator:
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + self.startup_timeout
-        while not (_accepts_connections(self.port) and _accepts_connections(self.admin_port)):
+        while not (accepts_connections(self.port) and accepts_connections(self.admin_port)):
             exited = self._process.poll()
             if exited is not None or time.monotonic() > deadline:
                 reason = f"exited with code {exited}" if exited is not None else f"not up in {self.startup_timeout}s"

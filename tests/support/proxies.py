@@ -31,8 +31,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, Self
 
 from adapters.proxy import ProxyEndpoint
-
-LOOPBACK = "127.0.0.1"
+from tests.support.net import LOOPBACK, accepts_connections, free_port
 
 # pproxy 2.7 installs uvloop when it can import it and then calls asyncio.get_event_loop(), which uvloop refuses
 # outside a running loop; uvicorn[standard] pulls uvloop into this venv. Hiding uvloop and setting a plain loop first
@@ -45,21 +44,6 @@ _PPROXY_LAUNCHER = (
 
 class ProxyServerError(RuntimeError):
     """A test proxy or check server could not be started."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class PproxyServer:
@@ -122,7 +106,7 @@ class PproxyServer:
             output = self.output()
             if f"{LOOPBACK}:{self.port}" in output and "Start server failed" not in output:
                 # The banner names our port, so whatever accepts on it is this pproxy and not a port thief.
-                if _accepts_connections(self.port):
+                if accepts_connections(self.port):
                     return True
             elif "Start server failed" in output:
                 return False

@@ -117,7 +117,7 @@ class AccountService:
         if account.integration_id == integration_id:
             return account
         if integration_id is not None:
-            async with self._ctx.uows() as uow:
+            async with self._ctx.uows.reading() as uow:
                 integration = await uow.integrations.get(org, integration_id)
             if integration is None:
                 raise InvalidInput(f"Integration {integration_id!r} does not exist.", field="integrationId",
