@@ -141,11 +141,18 @@ class SqlMappingRepository:
 
     async def update(self, mapping: Mapping) -> None:
         values = mapping.model_dump(exclude={"id", "organization_id", "created_at"})
-        await self._s.execute(
-            update(MAPPING)
-            .where(MAPPING.c.id == mapping.id, MAPPING.c.organization_id == mapping.organization_id)
-            .values(values)
-        )
+        try:
+            async with self._s.begin_nested():
+                await self._s.execute(
+                    update(MAPPING)
+                    .where(MAPPING.c.id == mapping.id, MAPPING.c.organization_id == mapping.organization_id)
+                    .values(values)
+                )
+        except IntegrityError as exc:  # two "set primary" for one soul and platform at once: the index keeps one
+            raise Conflict(
+                "Another mapping of this soul and platform became primary at the same moment; retry.",
+                code="concurrent_change",
+            ) from exc
 
     async def delete(self, organization_id: str, mapping_id: str) -> None:
         await self._s.execute(

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Row, Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import WRITE, reader
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
 from adapters.sql.types import UTCDateTime
+from domain.errors import Conflict
 from domain.pagination import Cursor, PageRequest
 
 SOUL = SoulRow.__table__  # type: ignore[attr-defined]
@@ -82,6 +84,12 @@ class _WriteTx:
                 await self._tx.rollback()
         finally:
             await self._conn.close()
+        if isinstance(exc, IntegrityError) and "foreign key" in str(exc.orig).lower():
+            # A referenced row vanished between the store's check and its write (a concurrent delete).
+            raise Conflict(
+                "Something this change refers to was removed at the same moment; reload and retry.",
+                code="concurrent_change",
+            ) from exc
 
 
 class RawReader:
