@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request, Response
 
+import sandbox.publishing  # noqa: F401 - registers the publishing routes
 from sandbox.config import SandboxConfig
 from sandbox.context import SandboxContext
 from sandbox.control import router as control_router

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from sandbox.context import context
 from sandbox.faults import FaultSpec
+from sandbox.posts import SAMPLE_MEDIA
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
@@ -51,3 +52,30 @@ async def list_requests(request: Request, platform: str | None = None) -> dict[s
 async def clear_requests(request: Request) -> dict[str, bool]:
     context(request).state.requests.clear()
     return {"cleared": True}
+
+
+@router.get("/posts")
+async def list_posts(
+    request: Request, platform: str | None = None, user_id: str | None = None, include_deleted: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """Every post the imitated platforms hold: the exactly-once tests count these per delivery."""
+    posts = context(request).state.posts
+    return {
+        "posts": [
+            asdict(p)
+            for p in posts
+            if (platform is None or p.platform == platform)
+            and (user_id is None or p.user_id == user_id)
+            and (include_deleted or not p.deleted)
+        ]
+    }
+
+
+@router.get("/media/{name}")
+async def sample_media(name: str) -> Response:
+    """Sample media files posts can point at (`sample.png`, `sample.jpg`, `sample.mp4`), as a public media host."""
+    sample = SAMPLE_MEDIA.get(name)
+    if sample is None:
+        raise HTTPException(404, f"no sample media {name!r}")
+    content, media_type = sample
+    return Response(content, media_type=media_type)

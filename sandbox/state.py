@@ -62,6 +62,45 @@ class MastodonApp:
 
 
 @dataclass
+class SandboxPost:
+    """One post as the platform holds it. `key` is the client-chosen idempotency value when the platform has one
+    (Bluesky rkey, Mastodon Idempotency-Key); `peer_host` is the socket peer of the creating request."""
+
+    platform: str
+    id: str
+    user_id: str
+    text: str
+    created_at: float
+    media_ids: list[str] = field(default_factory=list)
+    url: str | None = None
+    key: str | None = None
+    peer_host: str | None = None
+    deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SandboxMedia:
+    """An uploaded (or URL-pulled) media item; `status` moves from "processing" to "succeeded" after
+    `ready_at` so clients must poll the way the real APIs require."""
+
+    platform: str
+    id: str
+    user_id: str
+    content_type: str
+    size: int
+    created_at: float
+    ready_at: float
+    source_url: str | None = None
+    failed: bool = False
+
+    def status(self, now: float) -> str:
+        if self.failed:
+            return "failed"
+        return "succeeded" if now >= self.ready_at else "processing"
+
+
+@dataclass
 class RequestRecord:
     method: str
     path: str
@@ -90,7 +129,10 @@ class SandboxState:
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self._fault_ids = itertools.count(1)
-        # Extension point for the publishing side (posts, media, containers...), cleared by reset().
+        # Publishing side: every published post and uploaded media item, across platforms (see sandbox/posts.py).
+        self.posts: list[SandboxPost] = []
+        self.media: dict[str, SandboxMedia] = {}
+        # Extension point for platform-specific publishing objects (containers, publish ids...), cleared by reset().
         self.extra: dict[str, Any] = {}
 
     def now(self) -> float:
@@ -104,6 +146,8 @@ class SandboxState:
             self.mastodon_apps.clear()
             self.requests.clear()
             self.faults.clear()
+            self.posts.clear()
+            self.media.clear()
             self.extra.clear()
 
     # --- codes -------------------------------------------------------------------------------------------------

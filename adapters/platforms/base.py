@@ -13,7 +13,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, cast
@@ -30,6 +30,7 @@ from domain.channels.connectors import (
     RateLimited,
     TokenSet,
     Transient,
+    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 
@@ -68,6 +69,9 @@ def proxy_endpoint(proxy: ProxySpec | None) -> ProxyEndpoint | None:
         raise InvalidRequest(f"invalid proxy: {exc}") from None
 
 
+Classifier = Callable[[httpx.Response, dict[str, Any], str], ConnectorError | None]
+
+
 async def send(
     platform: Platform,
     method: str,
@@ -76,19 +80,36 @@ async def send(
     proxy: ProxySpec | None,
     kind: CallKind = "api",
     timeout: float = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - handed to build_client, which bounds every socket step
+    unsafe: bool = False,
+    classify: Classifier | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """One request through a client built for `proxy`; returns a 2xx response or raises a ConnectorError."""
+    """One request through a client built for `proxy`; returns a 2xx response or raises a ConnectorError.
+
+    `unsafe` marks a call that creates something (a publish): once the request may have been sent, a timeout or a
+    dropped connection is Unconfirmed rather than Transient, because retrying it blindly could post twice.
+    `classify(response, body, message)` lets a publishing adapter name its platform's content errors (duplicate,
+    spam, ...) before the shared mapping runs; returning None falls through to it."""
     where = _where(method, url)
     endpoint = proxy_endpoint(proxy)
     try:
         async with build_client(endpoint, timeout=timeout) as client:
             response = await client.request(method, url, **kwargs)
+    except (httpx.ConnectTimeout, httpx.PoolTimeout):
+        raise Transient(f"{platform.value}: {where} timed out connecting") from None
     except httpx.TimeoutException:
+        if unsafe:
+            raise Unconfirmed(f"{platform.value}: {where} timed out after sending; outcome unknown") from None
         raise Transient(f"{platform.value}: {where} timed out") from None
     except httpx.ProxyError:
         raise Transient(f"{platform.value}: {where}: proxy failed") from None
+    except (httpx.ConnectError, httpx.UnsupportedProtocol):
+        raise Transient(f"{platform.value}: {where}: could not connect") from None
     except httpx.TransportError as exc:
+        if unsafe:
+            raise Unconfirmed(
+                f"{platform.value}: {where}: connection lost after sending ({type(exc).__name__}); outcome unknown"
+            ) from None
         raise Transient(f"{platform.value}: {where}: network error ({type(exc).__name__})") from None
     except Exception as exc:
         if _SocksError is not None and isinstance(exc, _SocksError):
@@ -96,6 +117,15 @@ async def send(
         raise
     if response.is_success:
         return response
+    if classify is not None:
+        body = _body(response)
+        code, detail = _error_code(platform, body)
+        message = _scrub(
+            f"{platform.value}: {where} -> {response.status_code} {code or ''} {detail}".strip(), _secret_values(kwargs)
+        )
+        specific = classify(response, body, message)
+        if specific is not None:
+            raise specific
     raise error_for(platform, response, kind, secrets=_secret_values(kwargs))
 
 

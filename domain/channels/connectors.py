@@ -79,6 +79,24 @@ class Transient(ConnectorError):
     """5xx, network or proxy trouble: retry with backoff."""
 
 
+class Duplicate(ConnectorError):
+    """The platform refused the content as a duplicate of an earlier post: no retry."""
+
+
+class InvalidContent(ConnectorError):
+    """Validation, policy or spam refusal of the content itself: no retry. `spam` marks a platform's spam/abuse
+    signal, which the account's risk counters take into account."""
+
+    def __init__(self, message: str, *, spam: bool = False) -> None:
+        super().__init__(message)
+        self.spam = spam
+
+
+class Unconfirmed(ConnectorError):
+    """The request may have reached the platform but its outcome is unknown (timeout after sending): never retry it
+    blindly; look the post up first."""
+
+
 class PlatformConnector(Protocol):
     platform: Platform
     uses_pkce: bool
