@@ -82,6 +82,27 @@ class Settings(BaseSettings):
     platform_credentials: dict[str, tuple[str, str]] = Field(default_factory=dict)
     # Refresh a channel's token this long before it expires.
     token_refresh_margin_s: float = Field(default=600, ge=0)
+    # Publishing: when metrics are read after a post goes out (seconds after publishing), how long a publishing
+    # activity may go without a heartbeat before Temporal retries it elsewhere (a killed worker), how often the
+    # reconciler looks for stuck deliveries, and each platform's activity rate (per second, enforced by the server).
+    post_metrics_offsets_s: list[float] = Field(default_factory=lambda: [3600.0, 86400.0, 7 * 86400.0])
+    post_heartbeat_timeout_s: float = Field(default=20.0, ge=1)
+    post_publish_attempts: int = Field(default=8, ge=1, le=100)
+    # Prefix of the per-platform activity queues ("platform-x", ...); tests give each run its own.
+    platform_queue_prefix: str = ""
+    reconcile_every_s: float = Field(default=60.0, ge=1)
+    platform_rate_per_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "x": 1.0,
+            "linkedin": 1.0,
+            "facebook": 2.0,
+            "instagram": 0.5,
+            "tiktok": 0.1,
+            "threads": 1.0,
+            "bluesky": 2.0,
+            "mastodon": 1.0,
+        }
+    )
     # Where the platforms send the user back after approving (the web frontend's callback page).
     frontend_url: str = "http://localhost:3000"
 

@@ -16,6 +16,7 @@ from adapters.proxy.checker import HttpProxyChecker
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from adapters.temporal.posts import post_workflows
 from adapters.temporal.starter import TemporalChannelWorkflows
 from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
@@ -27,6 +28,8 @@ from domain.services.identity.proxies import ProxyService
 from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
 from domain.services.integrations import IntegrationService
 from domain.services.matrix import MatrixService
+from domain.services.organization import OrganizationService
+from domain.services.posts import PostService
 from domain.services.principals import CachedPrincipal, PrincipalResolver
 from domain.services.users import UserService
 from settings import Settings
@@ -51,6 +54,8 @@ class Container:
     proxies: ProxyService
     matrix: MatrixService
     integrations: IntegrationService
+    posts: PostService
+    organization: OrganizationService
     temporal: Client
 
     async def close(self) -> None:
@@ -118,5 +123,10 @@ async def build(settings: Settings) -> Container:
             settings.frontend_url,
             TemporalChannelWorkflows(temporal, settings.temporal_task_queue, settings.token_refresh_margin_s),
         ),
+        posts=PostService(
+            identity,
+            post_workflows(temporal, settings),
+        ),
+        organization=OrganizationService(uows, clock),
         temporal=temporal,
     )

@@ -10,7 +10,21 @@ from fastapi import FastAPI
 
 from api import errors
 from api.container import Container, build
-from api.routers import accounts, api_keys, audit, auth, health, integrations, matrix, personas, proxies, souls, users
+from api.routers import (
+    accounts,
+    api_keys,
+    audit,
+    auth,
+    health,
+    integrations,
+    matrix,
+    organization,
+    personas,
+    posts,
+    proxies,
+    souls,
+    users,
+)
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, auth, users, api_keys, audit, souls, personas, accounts, proxies, integrations, matrix):
+    routers = (health, auth, users, api_keys, audit, organization, souls, personas, accounts, proxies, integrations,
+               matrix, posts)  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -12,6 +12,8 @@ from domain.auth import Role
 class Organization(BaseModel):
     id: str
     name: str
+    # Publishing through an account that has no proxy assigned: refused unless the organization allows direct calls.
+    allow_direct_publishing: bool = False
     created_at: datetime
     updated_at: datetime
 

@@ -10,6 +10,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -19,9 +20,28 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from activities.reconcile import ReconcileRequest
+from workflows.reconcile import ReconcileWorkflow
 from workflows.retention import RetentionInput, RetentionWorkflow
 
 RETENTION_SCHEDULE_ID = "retention"
+RECONCILE_SCHEDULE_ID = "reconcile-posts"
+
+
+def reconcile_schedule(task_queue: str, every_s: float) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileRequest(),
+            id="reconcile-posts-run",
+            task_queue=task_queue,
+            execution_timeout=timedelta(minutes=10),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
+        # A missed run is not worth catching up: the next one finds the same deliveries.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+        state=ScheduleState(note="restarts the workflows of due deliveries that have none running"),
+    )
 
 
 def retention_schedule(task_queue: str, retention_days: int) -> Schedule:

@@ -29,6 +29,7 @@ class IntegrationRow(SQLModel, table=True):
     name: str = Field(max_length=255)
     handle: str | None = Field(default=None, max_length=253)
     picture: str | None = Field(default=None, max_length=2048)
+    api_base: str | None = Field(default=None, max_length=2048)
     token: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     refresh_token: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     token_expiration: datetime | None = timestamp_field(nullable=True)

@@ -39,6 +39,13 @@ class SqlOrganizationRepository:
         row = await self._s.get(OrganizationRow, organization_id)
         return Organization.model_validate(row, from_attributes=True) if row else None
 
+    async def update(self, organization: Organization) -> None:
+        row = await self._s.get(OrganizationRow, organization.id)
+        if row is not None:
+            for name, value in organization.model_dump(exclude={"id", "created_at"}).items():
+                setattr(row, name, value)
+            await self._s.flush()
+
 
 def _user(row: UserRow) -> User:
     return User.model_validate(row, from_attributes=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.sql import channel_tables, identity_tables, tables
+from adapters.sql import channel_tables, identity_tables, publishing_tables, tables
 
 metadata = tables.metadata
 
-__all__ = ["channel_tables", "identity_tables", "metadata", "tables"]
+__all__ = ["channel_tables", "identity_tables", "metadata", "publishing_tables", "tables"]

@@ -35,6 +35,7 @@ class OrganizationRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200)
+    allow_direct_publishing: bool = False
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository, SqlOAuthStateRepository
 from adapters.sql.engine import WRITE, session_factory
+from adapters.sql.publishing import SqlDeliveryRepository, SqlPostRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlAuditRepository,
@@ -30,6 +31,8 @@ class SqlUnitOfWork:
     integrations: SqlIntegrationRepository
     mappings: SqlMappingRepository
     oauth_states: SqlOAuthStateRepository
+    posts: SqlPostRepository
+    deliveries: SqlDeliveryRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -45,6 +48,8 @@ class SqlUnitOfWork:
         self.integrations = SqlIntegrationRepository(self.session)
         self.mappings = SqlMappingRepository(self.session)
         self.oauth_states = SqlOAuthStateRepository(self.session)
+        self.posts = SqlPostRepository(self.session)
+        self.deliveries = SqlDeliveryRepository(self.session)
         return self
 
     async def __aexit__(

@@ -18,6 +18,8 @@ class Integration(BaseModel):
     name: str
     handle: str | None = None
     picture: str | None = None
+    # Per-instance platforms (Mastodon): the instance the channel lives on; None means the platform's default host.
+    api_base: str | None = None
     token: dict[str, str] | None = None
     refresh_token: dict[str, str] | None = None
     token_expiration: datetime | None = None

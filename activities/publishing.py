@@ -1,0 +1,383 @@
+"""Publishing activities: read a delivery's plan, publish it exactly once through the Account's proxy, record the
+outcome, ask the channel's refresh loop for a fresh token, collect metrics.
+
+Inputs and results carry ids, times and outcomes only; the activities load tokens and proxy passwords themselves, so
+no secret enters workflow history. Exactly once: the delivery is claimed (attempt counted, time of the first attempt
+kept) before any platform call; every attempt after the first looks the post up before publishing again; an unknown
+outcome is raised as `Unconfirmed` (retried: the retry looks first) and never blindly re-posted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.channels.connectors import (
+    AuthExpired,
+    AuthRevoked,
+    ChannelWorkflows,
+    ConnectorError,
+    Duplicate,
+    InvalidContent,
+    InvalidRequest,
+    ProxySpec,
+    RateLimited,
+    Unconfirmed,
+)
+from domain.channels.integrations import Integration, integration_record
+from domain.clock import Clock
+from domain.identity.platforms import Platform
+from domain.identity.ports import DocumentStore
+from domain.identity.proxies import proxy_record
+from domain.ports import FieldSealer, UnitOfWorkFactory
+from domain.publishing.posts import Approval, Delivery, DeliveryState, Post
+from domain.publishing.publisher import (
+    MediaItem,
+    OutgoingPost,
+    PlatformPublisher,
+    PublishedPost,
+    PublishingChannel,
+)
+from domain.services import audit
+
+# Error types the workflow must not retry (ApplicationError.type): a person has to act first.
+FINAL_ERRORS = (
+    "AuthExpired",  # not final: the workflow asks for a refresh, then publishes again
+    "AuthRevoked",
+    "Duplicate",
+    "InvalidContent",
+    "InvalidRequest",
+    "NoProxy",
+    "ProxyFailed",
+    "ChannelNotConnected",
+)
+
+
+class DeliveryRef(BaseModel):
+    organization_id: str
+    delivery_id: str
+
+
+class DeliveryPlan(BaseModel):
+    state: DeliveryState
+    publish_date: datetime
+    approval: Approval
+    platform: str
+
+
+class PublishOutcome(BaseModel):
+    state: DeliveryState
+    external_id: str | None = None
+    url: str | None = None
+    found_existing: bool = False
+
+
+class MarkRequest(BaseModel):
+    organization_id: str
+    delivery_id: str
+    state: DeliveryState
+    error_code: str | None = None
+    message: str | None = None
+
+
+class RefreshResult(BaseModel):
+    refreshed: bool
+
+
+class MetricsRequest(BaseModel):
+    organization_id: str
+    delivery_id: str
+    label: str
+
+
+class DbJournal:
+    """PublishJournal over the delivery row: each note is committed before the adapter takes its next step."""
+
+    def __init__(self, uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery) -> None:
+        self._uows = uows
+        self._clock = clock
+        self._delivery_id = delivery.id
+        self.values = dict(delivery.journal)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def record(self, key: str, value: str) -> None:
+        self.values[key] = value
+        async with self._uows() as uow:
+            await uow.deliveries.record_journal(self._delivery_id, self.values, self._clock.now())
+            await uow.commit()
+
+
+def _final(error_type: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=error_type, non_retryable=error_type in FINAL_ERRORS)
+
+
+class PublishingActivities:
+    def __init__(
+        self,
+        store: DocumentStore,
+        uows: UnitOfWorkFactory,
+        sealer: FieldSealer,
+        publishers: Mapping[Platform, PlatformPublisher],
+        clock: Clock,
+        channel_workflows: Callable[[], ChannelWorkflows] | None = None,
+        heartbeat_every_s: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._uows = uows
+        self._sealer = sealer
+        self._publishers = publishers
+        self._clock = clock
+        self._channel_workflows = channel_workflows
+        self._heartbeat_every_s = heartbeat_every_s
+
+    # --- plan ----------------------------------------------------------------------------------------------------
+
+    @activity.defn(name="post_plan")
+    async def plan(self, ref: DeliveryRef) -> DeliveryPlan | None:
+        async with self._uows.reading() as uow:
+            delivery = await uow.deliveries.get(ref.organization_id, ref.delivery_id)
+            post = await uow.posts.get(ref.organization_id, delivery.post_id) if delivery else None
+        if delivery is None or post is None:
+            return None
+        return DeliveryPlan(
+            state=delivery.state, publish_date=delivery.publish_date, approval=post.approval,
+            platform=delivery.platform.value,
+        )  # fmt: skip
+
+    # --- publish -------------------------------------------------------------------------------------------------
+
+    @activity.defn(name="post_publish")
+    async def publish(self, ref: DeliveryRef) -> PublishOutcome:
+        async with self._heartbeats():
+            return await self._publish(ref)
+
+    async def _publish(self, ref: DeliveryRef) -> PublishOutcome:
+        org = ref.organization_id
+        async with self._uows() as uow:
+            before = await uow.deliveries.get(org, ref.delivery_id)
+            if before is None:
+                raise _final("InvalidRequest", f"delivery {ref.delivery_id} no longer exists")
+            delivery = await uow.deliveries.claim(ref.delivery_id, self._clock.now())
+            # Read the post after the claim: an edit that held the delivery row has committed by now.
+            post = await uow.posts.get(org, before.post_id)
+            integration = await uow.integrations.get(org, before.integration_id)
+            organization = await uow.organizations.get(org)
+            await uow.commit()
+        if delivery is None:  # published, cancelled or failed meanwhile: report what it is
+            return PublishOutcome(state=before.state, external_id=before.external_id, url=before.url)
+        if post is None:
+            raise _final("InvalidRequest", "the post no longer exists")
+        if integration is None or integration.disabled or integration.refresh_needed:
+            raise _final("ChannelNotConnected", "the channel is disconnected or needs reconnecting")
+        publisher = self._publishers.get(delivery.platform)
+        if publisher is None:
+            raise _final("InvalidRequest", f"no publisher for {delivery.platform.value}")
+        proxy = await self._proxy(delivery, allow_direct=bool(organization and organization.allow_direct_publishing))
+        channel = self._channel(integration)
+        outgoing = _outgoing(post, delivery)
+        journal = DbJournal(self._uows, self._clock, delivery)
+        try:
+            # Not the first attempt, or a step already noted: the platform may hold the post. Look before posting.
+            if before.first_attempt_at is not None or delivery.attempts > 1 or delivery.journal:
+                existing = await publisher.find_published(channel, outgoing, journal, proxy=proxy)
+                if existing is not None:
+                    return await self._published(delivery, existing, found_existing=True)
+            published = await publisher.publish(channel, outgoing, journal, proxy=proxy)
+        except ConnectorError as exc:
+            raise self._error(exc) from None
+        return await self._published(delivery, published, found_existing=False)
+
+    def _error(self, exc: ConnectorError) -> ApplicationError:
+        message = str(exc)
+        if isinstance(exc, RateLimited):
+            delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
+            return ApplicationError(message, type="RateLimited", next_retry_delay=delay)
+        for kind in (AuthExpired, AuthRevoked, Duplicate, InvalidContent, InvalidRequest, Unconfirmed):
+            if isinstance(exc, kind):
+                return _final(kind.__name__, message)
+        return ApplicationError(message, type="Transient")  # network, proxy hiccup, 5xx: back off and retry
+
+    async def _published(self, delivery: Delivery, published: PublishedPost, *, found_existing: bool) -> PublishOutcome:
+        now = self._clock.now()
+        async with self._uows() as uow:
+            current = await uow.deliveries.get(delivery.organization_id, delivery.id)
+            if current is not None:
+                await uow.deliveries.update(current.model_copy(update={
+                    "state": DeliveryState.PUBLISHED, "external_id": published.external_id, "url": published.url,
+                    "published_at": current.published_at or now, "last_error": None, "error_code": None,
+                    "updated_at": now,
+                }))  # fmt: skip
+            await uow.commit()
+        activity.logger.info("delivery %s published as %s", delivery.id, published.external_id)
+        return PublishOutcome(
+            state=DeliveryState.PUBLISHED, external_id=published.external_id, url=published.url,
+            found_existing=found_existing,
+        )  # fmt: skip
+
+    async def _proxy(self, delivery: Delivery, *, allow_direct: bool) -> ProxySpec | None:
+        account = (
+            await self._store.accounts.get(delivery.organization_id, delivery.account_id)
+            if delivery.account_id
+            else None
+        )
+        if account is None or not account.proxy_id:
+            if allow_direct:
+                return None
+            raise _final(
+                "NoProxy",
+                "the account has no proxy assigned and the organization does not allow publishing without one",
+            )
+        proxy = await self._store.proxies.get(delivery.organization_id, account.proxy_id)
+        if proxy is None:
+            raise _final("NoProxy", "the account's proxy no longer exists")
+        if proxy.health_status == "failed":
+            raise _final("ProxyFailed", f"the account's proxy {proxy.name!r} failed its last health check")
+        password = (
+            self._sealer.decrypt_str(proxy.password, record=proxy_record(proxy.id), field="credentials.password")
+            if proxy.password
+            else None
+        )
+        return ProxySpec(proxy.protocol.value, proxy.host, proxy.port, proxy.username, password)
+
+    def _channel(self, integration: Integration) -> PublishingChannel:
+        if integration.token is None:
+            raise _final("ChannelNotConnected", "the channel has no access token")
+        token = self._sealer.decrypt_str(integration.token, record=integration_record(integration.id), field="token")
+        return PublishingChannel(
+            internal_id=integration.internal_id, handle=integration.handle, access_token=token,
+            api_base=integration.api_base,
+        )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def _heartbeats(self) -> AsyncIterator[None]:
+        """Heartbeat while the platform works, so a killed worker is noticed within the heartbeat timeout."""
+
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(self._heartbeat_every_s)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- outcome -------------------------------------------------------------------------------------------------
+
+    @activity.defn(name="post_mark")
+    async def mark(self, request: MarkRequest) -> DeliveryState:
+        """Record a final state other than PUBLISHED; a published delivery stays published."""
+        now = self._clock.now()
+        async with self._uows() as uow:
+            delivery = await uow.deliveries.get(request.organization_id, request.delivery_id)
+            if delivery is None:
+                return request.state
+            if delivery.state == DeliveryState.PUBLISHED:
+                return delivery.state
+            await uow.deliveries.update(delivery.model_copy(update={
+                "state": request.state, "error_code": request.error_code, "last_error": request.message,
+                "updated_at": now,
+            }))  # fmt: skip
+            await uow.commit()
+        if request.error_code == "AuthRevoked":
+            await mark_refresh_needed(self._uows, self._clock, delivery, "revoked while publishing")
+        return request.state
+
+    # --- token refresh -------------------------------------------------------------------------------------------
+
+    @activity.defn(name="post_refresh_token")
+    async def refresh_token(self, ref: DeliveryRef) -> RefreshResult:
+        """Ask the channel's own refresh loop to refresh now (so refreshes of a channel never overlap) and wait for
+        the new token to be stored."""
+        async with self._uows.reading() as uow:
+            delivery = await uow.deliveries.get(ref.organization_id, ref.delivery_id)
+            integration = await uow.integrations.get(ref.organization_id, delivery.integration_id) if delivery else None
+        if delivery is None or integration is None or self._channel_workflows is None:
+            return RefreshResult(refreshed=False)
+        before = integration.updated_at
+        await self._channel_workflows().start_token_refresh(
+            ref.organization_id, integration.id, integration.provider_identifier, refresh_now=True
+        )
+        deadline = self._clock.now() + timedelta(seconds=60)
+        while self._clock.now() < deadline:
+            activity.heartbeat()
+            async with self._uows.reading() as uow:
+                current = await uow.integrations.get(ref.organization_id, integration.id)
+            if current is None or current.refresh_needed:
+                return RefreshResult(refreshed=False)
+            if current.updated_at > before:
+                return RefreshResult(refreshed=True)
+            await asyncio.sleep(0.5)
+        raise ApplicationError("the channel's token was not refreshed in time", type="Transient")
+
+    # --- metrics -------------------------------------------------------------------------------------------------
+
+    @activity.defn(name="post_metrics")
+    async def metrics(self, request: MetricsRequest) -> dict[str, int]:
+        org = request.organization_id
+        async with self._uows.reading() as uow:
+            delivery = await uow.deliveries.get(org, request.delivery_id)
+            integration = await uow.integrations.get(org, delivery.integration_id) if delivery else None
+        if delivery is None or integration is None or delivery.external_id is None:
+            return {}
+        publisher = self._publishers.get(delivery.platform)
+        if publisher is None:
+            return {}
+        proxy = await self._proxy(delivery, allow_direct=await self._allows_direct(org))
+        try:
+            counters = await publisher.metrics(
+                self._channel(integration), PublishedPost(delivery.external_id, delivery.url), proxy=proxy
+            )
+        except ConnectorError as exc:
+            raise self._error(exc) from None
+        now = self._clock.now()
+        values = counters.as_dict()
+        async with self._uows() as uow:
+            current = await uow.deliveries.get(org, request.delivery_id)
+            if current is not None:
+                collected = {**current.metrics, request.label: {**values, "collectedAt": now.isoformat()}}
+                await uow.deliveries.update(
+                    current.model_copy(update={"metrics": collected, "metrics_at": now, "updated_at": now})
+                )
+            await uow.commit()
+        return values
+
+    async def _allows_direct(self, organization_id: str) -> bool:
+        async with self._uows.reading() as uow:
+            organization = await uow.organizations.get(organization_id)
+        return bool(organization and organization.allow_direct_publishing)
+
+
+def _outgoing(post: Post, delivery: Delivery) -> OutgoingPost:
+    return OutgoingPost(
+        key=delivery.idempotency_key,
+        text=post.content,
+        first_attempt_at=delivery.first_attempt_at or delivery.updated_at,
+        media=tuple(MediaItem(url=m.url, kind=m.kind, alt_text=m.alt_text) for m in post.media),  # type: ignore[arg-type]
+        settings=post.settings,
+    )
+
+
+async def mark_refresh_needed(uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery, reason: str) -> None:
+    """A revoked grant seen while publishing: the channel needs reconnecting (shown in the matrix, audited)."""
+    async with uows() as uow:
+        integration = await uow.integrations.get(delivery.organization_id, delivery.integration_id)
+        if integration is not None and not integration.refresh_needed:
+            await uow.integrations.update(
+                integration.model_copy(update={"refresh_needed": True, "updated_at": clock.now()})
+            )
+            await audit.record(
+                uow, organization_id=delivery.organization_id, action="integration.refresh_needed",
+                target_type="integration", target_id=integration.id, details={"reason": reason},
+            )  # fmt: skip
+        await uow.commit()

@@ -1,0 +1,29 @@
+"""The durable side of publishing the post use cases drive (Temporal in adapters/temporal/posts.py).
+
+Every message names a delivery; the workflow is `post:{postId}:{integrationId}`. A message the workflow refuses
+(a past date, a delivery already publishing) raises InvalidInput or Conflict; a workflow that is not running raises
+WorkflowGone so the caller can fix the record itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.publishing.posts import Delivery
+
+
+class WorkflowGone(Exception):
+    """No running PostWorkflow for the delivery."""
+
+
+class PostWorkflows(Protocol):
+    async def start(self, delivery: Delivery, *, requires_approval: bool) -> None:
+        """Start the delivery's PostWorkflow; starting one that runs already is a no-op."""
+        ...
+
+    async def reschedule(self, delivery: Delivery, publish_date: datetime) -> None: ...
+    async def publish_now(self, delivery: Delivery) -> None: ...
+    async def cancel(self, delivery: Delivery) -> None: ...
+    async def decide(self, delivery: Delivery, *, approved: bool) -> None: ...
+    async def state(self, delivery: Delivery) -> dict[str, Any] | None: ...
+    async def is_running(self, delivery: Delivery) -> bool: ...

@@ -1,0 +1,270 @@
+"""PostWorkflow (`post:{postId}:{integrationId}`): one delivery of a post. Waits on an updatable timer until the
+publish date (and for approval when required), publishes through the platform's activity queue exactly once, then
+collects metrics at the configured offsets.
+
+Messages: updates `reschedule`, `publish_now`, `cancel`, `decide` (each with a validator, so a caller learns at once
+that it is too late); query `state`. Operator cancellation from the Temporal UI cancels too. The record in the
+database is written by activities; the workflow keeps the timer and the state machine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.search_attributes import POST_STATE
+
+with workflow.unsafe.imports_passed_through():
+    from activities.publishing import (
+        DeliveryPlan,
+        DeliveryRef,
+        MarkRequest,
+        MetricsRequest,
+        PublishingActivities,
+        PublishOutcome,
+        RefreshResult,
+    )
+    from domain.publishing.posts import Approval, DeliveryState
+
+
+def platform_queue(platform: str, prefix: str = "") -> str:
+    """Publishing activities of a platform run on their own queue, whose workers cap the platform's rate."""
+    return f"{prefix}platform-{platform}"
+
+
+class PostInput(BaseModel):
+    organization_id: str
+    delivery_id: str
+    platform: str
+    platform_queue: str
+    metrics_offsets_s: list[float] = [3600.0, 86400.0, 7 * 86400.0]
+    publish_attempts: int = 8
+    heartbeat_timeout_s: float = 20.0
+
+
+class PostState(BaseModel):
+    state: DeliveryState
+    publish_date: datetime | None = None
+    approval: Approval = Approval.NOT_REQUIRED
+    error_code: str | None = None
+    last_error: str | None = None
+    external_id: str | None = None
+    url: str | None = None
+    metrics_collected: list[str] = []
+
+
+class RescheduleRequest(BaseModel):
+    publish_date: datetime
+
+
+class Decision(BaseModel):
+    approved: bool
+
+
+_QUICK = timedelta(seconds=30)
+_QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+def _label(offset_s: float) -> str:
+    return f"{int(offset_s // 3600)}h" if offset_s >= 3600 else f"{int(offset_s)}s"
+
+
+@workflow.defn(name="PostWorkflow")
+class PostWorkflow:
+    def __init__(self) -> None:
+        self._state = PostState(state=DeliveryState.QUEUE)
+        self._changed = False
+        self._cancel = False
+
+    # --- messages --------------------------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> PostState:
+        return self._state
+
+    def _require_waiting(self) -> None:
+        if self._state.state != DeliveryState.QUEUE or self._cancel:
+            raise ApplicationError(
+                f"the delivery is {self._state.state.value}, no longer waiting", type="NotWaiting", non_retryable=True
+            )
+
+    @workflow.update
+    def reschedule(self, request: RescheduleRequest) -> PostState:
+        self._state.publish_date = request.publish_date
+        self._changed = True
+        return self._state
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._require_waiting()
+        if request.publish_date.tzinfo is None:
+            raise ApplicationError("the publish date needs a timezone", type="InvalidDate", non_retryable=True)
+        if request.publish_date <= workflow.now():
+            raise ApplicationError("the publish date is in the past", type="DateInPast", non_retryable=True)
+
+    @workflow.update
+    def publish_now(self) -> PostState:
+        self._state.publish_date = workflow.now()
+        self._changed = True
+        return self._state
+
+    @publish_now.validator
+    def _validate_publish_now(self) -> None:
+        self._require_waiting()
+
+    @workflow.update
+    def cancel(self) -> PostState:
+        self._cancel = True
+        self._changed = True
+        return self._state
+
+    @cancel.validator
+    def _validate_cancel(self) -> None:
+        self._require_waiting()
+
+    @workflow.update
+    def decide(self, decision: Decision) -> PostState:
+        self._state.approval = Approval.APPROVED if decision.approved else Approval.REJECTED
+        self._changed = True
+        return self._state
+
+    @decide.validator
+    def _validate_decide(self, decision: Decision) -> None:
+        self._require_waiting()
+        if self._state.approval != Approval.PENDING:
+            raise ApplicationError("the delivery is not waiting for approval", type="NotPending", non_retryable=True)
+
+    # --- run -------------------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, params: PostInput) -> PostState:
+        ref = DeliveryRef(organization_id=params.organization_id, delivery_id=params.delivery_id)
+        plan: DeliveryPlan | None = await workflow.execute_activity_method(
+            PublishingActivities.plan, ref, start_to_close_timeout=_QUICK, retry_policy=_QUICK_RETRY
+        )
+        if plan is None:
+            return await self._finish(ref, DeliveryState.CANCELLED, "Gone", "the post was deleted", record=False)
+        if plan.state not in (DeliveryState.QUEUE, DeliveryState.PUBLISHING):
+            self._state.state = plan.state
+            return self._state
+        self._state.publish_date = plan.publish_date
+        self._state.approval = plan.approval
+        if plan.state == DeliveryState.QUEUE:
+            try:
+                go = await self._wait_until_due()
+            except asyncio.CancelledError:  # cancelled by an operator in the Temporal UI
+                return await self._finish(ref, DeliveryState.CANCELLED, "Cancelled", "cancelled by an operator")
+            if not go:
+                reason = "rejected" if self._state.approval == Approval.REJECTED else "cancelled"
+                return await self._finish(ref, DeliveryState.CANCELLED, reason.capitalize(), reason)
+        outcome = await self._publish(ref, params)
+        if outcome is not None and outcome.state == DeliveryState.PUBLISHED:
+            await self._collect_metrics(params)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    async def _wait_until_due(self) -> bool:
+        """True when it is time to publish; False when cancelled or rejected first."""
+        while True:
+            if self._cancel or self._state.approval == Approval.REJECTED:
+                return False
+            waiting_for_approval = self._state.approval == Approval.PENDING
+            assert self._state.publish_date is not None  # noqa: S101 - set from the plan before waiting
+            remaining = (self._state.publish_date - workflow.now()).total_seconds()
+            if remaining <= 0 and not waiting_for_approval:
+                return True
+            self._changed = False
+            timeout = None if waiting_for_approval else timedelta(seconds=remaining)
+            with contextlib.suppress(TimeoutError):  # the timer ran out: loop to check again
+                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+
+    async def _publish(self, ref: DeliveryRef, params: PostInput) -> PublishOutcome | None:
+        self._set_state(DeliveryState.PUBLISHING)
+        refreshed = False
+        while True:
+            try:
+                outcome: PublishOutcome = await workflow.execute_activity_method(
+                    PublishingActivities.publish,
+                    ref,
+                    task_queue=params.platform_queue,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=timedelta(seconds=params.heartbeat_timeout_s),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(seconds=1),
+                        maximum_interval=timedelta(minutes=2),
+                        maximum_attempts=params.publish_attempts,
+                    ),
+                )
+            except ActivityError as exc:
+                kind, message = _cause(exc)
+                if kind == "AuthExpired" and not refreshed:
+                    refreshed = True
+                    result: RefreshResult = await workflow.execute_activity_method(
+                        PublishingActivities.refresh_token, ref, start_to_close_timeout=timedelta(seconds=90),
+                        heartbeat_timeout=timedelta(seconds=20), retry_policy=_QUICK_RETRY,
+                    )  # fmt: skip
+                    if result.refreshed:
+                        continue
+                    kind, message = "AuthRevoked", "the token expired and could not be refreshed: reconnect"
+                final = DeliveryState.UNCONFIRMED if kind == "Unconfirmed" else DeliveryState.FAILED
+                await self._finish(ref, final, kind, message)
+                return None
+            self._state.external_id = outcome.external_id
+            self._state.url = outcome.url
+            self._set_state(outcome.state)
+            return outcome
+
+    async def _collect_metrics(self, params: PostInput) -> None:
+        published_at = workflow.now()
+        for offset in sorted(params.metrics_offsets_s):
+            due = published_at + timedelta(seconds=offset)
+            if due > workflow.now():
+                await workflow.sleep(due - workflow.now())
+            label = _label(offset)
+            with contextlib.suppress(ActivityError):  # metrics are best effort: a failure skips one reading
+                await workflow.execute_activity_method(
+                    PublishingActivities.metrics,
+                    MetricsRequest(organization_id=params.organization_id, delivery_id=params.delivery_id, label=label),
+                    task_queue=params.platform_queue,
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=5)),
+                )
+                self._state.metrics_collected.append(label)
+
+    async def _finish(
+        self, ref: DeliveryRef, state: DeliveryState, code: str, message: str, *, record: bool = True
+    ) -> PostState:
+        self._state.error_code = code
+        self._state.last_error = message
+        if record:
+            await workflow.execute_activity_method(
+                PublishingActivities.mark,
+                MarkRequest(
+                    organization_id=ref.organization_id,
+                    delivery_id=ref.delivery_id,
+                    state=state,
+                    error_code=code,
+                    message=message,
+                ),
+                start_to_close_timeout=_QUICK,
+                retry_policy=_QUICK_RETRY,
+            )
+        self._set_state(state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    def _set_state(self, state: DeliveryState) -> None:
+        self._state.state = state
+        workflow.upsert_search_attributes([POST_STATE.value_set(state.value)])
+
+
+def _cause(exc: ActivityError) -> tuple[str, str]:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type or "Error", cause.message
+    return type(cause).__name__ if cause else "Error", str(cause or exc)
