@@ -80,6 +80,7 @@ class PostWorkflow:
         self._state = PostState(state=DeliveryState.QUEUE)
         self._changed = False
         self._cancel = False
+        self._decided = False
 
     # --- messages --------------------------------------------------------------------------------------------
 
@@ -130,13 +131,14 @@ class PostWorkflow:
     @workflow.update
     def decide(self, decision: Decision) -> PostState:
         self._state.approval = Approval.APPROVED if decision.approved else Approval.REJECTED
+        self._decided = True
         self._changed = True
         return self._state
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
         self._require_waiting()
-        if self._state.approval != Approval.PENDING:
+        if self._decided:
             raise ApplicationError("the delivery is not waiting for approval", type="NotPending", non_retryable=True)
 
     # --- run -------------------------------------------------------------------------------------------------
@@ -152,8 +154,11 @@ class PostWorkflow:
         if plan.state not in (DeliveryState.QUEUE, DeliveryState.PUBLISHING):
             self._state.state = plan.state
             return self._state
-        self._state.publish_date = plan.publish_date
-        self._state.approval = plan.approval
+        # An update may arrive before the plan does: what it set is newer than the record.
+        if self._state.publish_date is None:
+            self._state.publish_date = plan.publish_date
+        if not self._decided:
+            self._state.approval = plan.approval
         if plan.state == DeliveryState.QUEUE:
             try:
                 go = await self._wait_until_due()
