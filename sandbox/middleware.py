@@ -65,6 +65,9 @@ def fault_gate(platform: Platform) -> Callable[[Request], Awaitable[None]]:
         if fault is None:
             return
         if fault.spec.kind == "slow":
+            # Take the whole request first, as a real platform does before it works on it: a client that gives up
+            # (or dies) while waiting does not undo the work. That is the case exactly-once publishing must survive.
+            await request.body()
             await asyncio.sleep(fault.spec.delay_s)
         elif fault.spec.kind == "rate_limit":
             raise PlatformError(platform.rate_limited(fault.spec.retry_after_s, state.now()))
