@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.client import Client
 
+from activities.reconcile import ReconcileRequest, ReconcileResult
 from domain.identity.platforms import Platform
 from tests.conftest import ApiFactory
 from tests.integration.publishing_desk import Desk, desk_settings, running_workers
 from tests.platforms.conftest import Sandbox
 from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support.proxies import PproxyServer, socket_owner_pid
+from workflows.reconcile import ReconcileWorkflow
 
 sandbox_server = _sandbox_server
 
@@ -251,3 +253,27 @@ async def test_fan_out_goes_to_every_active_channel_of_the_soul(desk: Desk, ppro
     assert [p["id"] for p in by_state.json()["items"]] == [post["id"]]
     none = await desk.api.http.get("/axon/posts", params={"state": "FAILED"}, headers=desk.h)
     assert none.json()["items"] == []
+
+
+async def test_the_reconciler_restarts_a_due_delivery_that_lost_its_workflow(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    channel = await desk.channel(Platform.X, proxy_id=await desk.proxy(pproxy_http))
+    post = await desk.post(soulId=channel.soul_id, content="Not lost", publishDate=_in(2))
+    # An operator terminates the workflow in the Temporal UI before it publishes: the delivery is stuck in QUEUE.
+    await desk.client.get_workflow_handle(f"post:{post['id']}:{channel.integration_id}").terminate("operator")
+    await asyncio.sleep(2.5)
+    assert (await desk.get(post["id"]))["deliveries"][0]["state"] == "QUEUE"
+    settings = desk.api.container.settings
+    result = await desk.client.execute_workflow(
+        ReconcileWorkflow.run, ReconcileRequest(grace_s=0), id=f"reconcile-{post['id']}",
+        task_queue=settings.temporal_task_queue, result_type=ReconcileResult,
+    )  # fmt: skip
+    assert result.restarted == [post["deliveries"][0]["id"]]
+    assert (await desk.settled(post["id"]))["deliveries"][0]["state"] == "PUBLISHED"
+    again = await desk.client.execute_workflow(
+        ReconcileWorkflow.run, ReconcileRequest(grace_s=0), id=f"reconcile-again-{post['id']}",
+        task_queue=settings.temporal_task_queue, result_type=ReconcileResult,
+    )  # fmt: skip
+    assert again.restarted == []
+    assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["Not lost"]
