@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -76,7 +77,7 @@ async def test_a_post_publishes_at_its_time_through_the_accounts_proxy_and_colle
     assert analytics["totals"]["impressions"] > 0
 
 
-async def _until_metrics(desk: Desk, post_id: str) -> dict[str, object]:
+async def _until_metrics(desk: Desk, post_id: str) -> dict[str, Any]:
     for _ in range(100):
         response = await desk.api.http.get(f"/axon/posts/{post_id}/analytics", headers=desk.h)
         body = response.json()
@@ -149,7 +150,7 @@ async def test_a_post_needing_approval_waits_for_an_admin(desk: Desk, pproxy_htt
 
 async def test_bad_posts_are_refused_with_the_rule_and_nothing_is_saved(desk: Desk) -> None:
     channel = await desk.channel(Platform.X, proxy_id=None)
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None, str | None]] = [
         ({"content": "x" * 281}, "content_invalid", "x"),
         ({"content": "hi", "publishDate": "2030-01-01T09:00:00"}, "publish_date_naive", None),
         ({"content": "hi", "publishDate": _in(-3600)}, "publish_date_in_past", None),
@@ -265,15 +266,15 @@ async def test_the_reconciler_restarts_a_due_delivery_that_lost_its_workflow(
     await asyncio.sleep(2.5)
     assert (await desk.get(post["id"]))["deliveries"][0]["state"] == "QUEUE"
     settings = desk.api.container.settings
-    result = await desk.client.execute_workflow(
+    result: ReconcileResult = await desk.client.execute_workflow(
         ReconcileWorkflow.run, ReconcileRequest(grace_s=0), id=f"reconcile-{post['id']}",
-        task_queue=settings.temporal_task_queue, result_type=ReconcileResult,
+        task_queue=settings.temporal_task_queue,
     )  # fmt: skip
     assert result.restarted == [post["deliveries"][0]["id"]]
     assert (await desk.settled(post["id"]))["deliveries"][0]["state"] == "PUBLISHED"
-    again = await desk.client.execute_workflow(
+    again: ReconcileResult = await desk.client.execute_workflow(
         ReconcileWorkflow.run, ReconcileRequest(grace_s=0), id=f"reconcile-again-{post['id']}",
-        task_queue=settings.temporal_task_queue, result_type=ReconcileResult,
+        task_queue=settings.temporal_task_queue,
     )  # fmt: skip
     assert again.restarted == []
     assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["Not lost"]

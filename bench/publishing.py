@@ -1,0 +1,299 @@
+"""Publishing benchmark: N deliveries due at the same instant, published through the real workers (as worker.py
+builds them) on a Temporal dev server against the platform sandbox (X, direct connections), on SQLite.
+
+Prints throughput and p50/p99 lateness (published time minus publishDate), and, as the baseline of the ratio, the
+throughput of a bare workflow of the same shape (an updatable-timer wait and one no-op activity on a platform
+queue) on the same server in the same run. Then, with M posts waiting far in the future, the resident memory and the
+idle CPU of a separate worker process (`python worker.py`).
+
+    python -m bench.publishing [--posts 1000] [--waiting 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from adapters.temporal.client import data_converter
+from adapters.temporal.devserver import temporal_cli
+from api.container import Container, build
+from api.main import create_app
+from bench.server import ROOT, free_port
+from settings import Settings
+from worker import build_workers
+from workflows import search_attributes
+
+PYTHON = sys.executable
+
+
+@activity.defn(name="bench_noop")
+async def noop(_: str) -> float:
+    return time.time()
+
+
+@workflow.defn(name="BareWorkflow", sandboxed=False)
+class BareWorkflow:
+    """The shape of a PostWorkflow without the platform: wait until the time, then one activity."""
+
+    @workflow.run
+    async def run(self, due_epoch: float) -> float:
+        remaining = due_epoch - workflow.now().timestamp()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: False, timeout=timedelta(seconds=remaining))
+        done: float = await workflow.execute_activity(
+            "bench_noop", "x", task_queue="bench-bare-platform", start_to_close_timeout=timedelta(seconds=30),
+            result_type=float,
+        )  # fmt: skip
+        return done
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _gather(n: int, make: object, limit: int = 32) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await make(i)  # type: ignore[operator]
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def bare_run(client: Client, n: int, lead_s: float) -> tuple[float, list[float]]:
+    due = time.time() + lead_s
+    handles: list[WorkflowHandle[BareWorkflow, float]] = []
+
+    async def start(i: int) -> None:
+        handle = await client.start_workflow(
+            BareWorkflow.run, due, id=f"bare-{uuid.uuid4().hex}", task_queue="bench-bare"
+        )
+        handles.append(handle)
+
+    async with (
+        Worker(client, task_queue="bench-bare", workflows=[BareWorkflow]),
+        Worker(client, task_queue="bench-bare-platform", activities=[noop]),
+    ):
+        await _gather(n, start)
+        if time.time() > due:
+            print(f"  warning: starting took longer than the {lead_s:.0f} s lead")
+        done = [await h.result() for h in handles]
+    lateness = [d - due for d in done]
+    return n / max(max(lateness), 1e-3), lateness
+
+
+@dataclass
+class BenchDesk:
+    http: httpx.AsyncClient
+    h: dict[str, str]
+    soul_id: str
+    lifespan: Any
+    container: Container
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.lifespan.__aexit__(None, None, None)
+        await self.container.close()
+
+
+async def desk_setup(settings: Settings) -> BenchDesk:
+    """An organization allowing direct publishing, with one soul whose X account is linked and mapped."""
+    container = await build(settings)
+    app = create_app(container=container)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60)
+    user = {"email": f"b{uuid.uuid4().hex[:6]}@example.com", "password": "bench password 1", "name": "B",
+            "organizationName": "B"}  # fmt: skip
+    r = await http.post("/auth/register", json=user)
+    h = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+    await http.patch("/axon/organization/settings", json={"allowDirectPublishing": True}, headers=h)
+    start = (await http.get("/integrations/social/x", headers=h)).json()
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as browser:
+        location = (await browser.get(start["url"], follow_redirects=False)).headers["location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    integration = (await http.post("/integrations/social/x/connect", json=query, headers=h)).json()
+    soul = (await http.post("/axon/souls", json={"name": "Bench"}, headers=h)).json()
+    account = (await http.post("/axon/accounts", headers=h, json={"soulId": soul["id"], "platform": "x",
+                                                                  "handle": "benchbrand"})).json()  # fmt: skip
+    await http.patch(f"/axon/accounts/{account['id']}/integration", json={"integrationId": integration["id"]},
+                     headers=h)  # fmt: skip
+    await http.post("/axon/matrix/mappings", json={"soulId": soul["id"], "integrationId": integration["id"]}, headers=h)
+    return BenchDesk(http, h, soul["id"], lifespan, container)
+
+
+async def publishing_run(settings: Settings, client: Client, n: int, lead_s: float) -> tuple[float, list[float]]:
+    desk = await desk_setup(settings)
+    http, h, soul_id, container = desk.http, desk.h, desk.soul_id, desk.container
+    due = datetime.now(UTC) + timedelta(seconds=lead_s)
+    post_ids: list[str] = []
+
+    async def create(i: int) -> None:
+        body = {"soulId": soul_id, "content": f"Bench post {i} {uuid.uuid4().hex[:6]}", "publishDate": due.isoformat()}
+        r = await http.post("/axon/posts", headers=h, json=body)
+        assert r.status_code == 201, r.text
+        post_ids.append(r.json()["id"])
+
+    workers = build_workers(client, settings, container.uow, container.documents)
+    async with contextlib.AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
+        created = time.monotonic()
+        await _gather(n, create, limit=16)
+        print(f"  created {n} posts in {time.monotonic() - created:.1f} s (lead {lead_s:.0f} s)")
+        while True:
+            if await _finished(container) >= n:
+                break
+            await asyncio.sleep(0.5)
+    lateness = await _lateness(container)
+    await desk.close()
+    return n / max(max(lateness), 1e-3), lateness
+
+
+async def _finished(container: object) -> int:
+    from sqlalchemy import func, select
+
+    from adapters.sql.publishing import DELIVERY
+
+    async with container.engine.connect() as conn:  # type: ignore[attr-defined]
+        stmt = select(func.count()).where(DELIVERY.c.state.in_(["PUBLISHED", "FAILED", "UNCONFIRMED", "CANCELLED"]))
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def _lateness(container: object) -> list[float]:
+    from sqlalchemy import select
+
+    from adapters.sql.publishing import DELIVERY
+
+    async with container.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = (await conn.execute(select(DELIVERY.c.state, DELIVERY.c.publish_date, DELIVERY.c.published_at))).all()
+    failed = [r for r in rows if r.state != "PUBLISHED"]
+    if failed:
+        print(f"  warning: {len(failed)} deliveries did not publish")
+    return [(r.published_at - r.publish_date).total_seconds() for r in rows if r.published_at]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def waiting_run(settings: Settings, m: int) -> None:
+    desk = await desk_setup(settings)
+    http, h, soul_id = desk.http, desk.h, desk.soul_id
+    far = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+
+    async def create(i: int) -> None:
+        r = await http.post("/axon/posts", headers=h, json={"soulId": soul_id, "content": f"Later {i}",
+                                                             "publishDate": far})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    started = time.monotonic()
+    await _gather(m, create, limit=16)
+    print(f"  created {m} far-future posts in {time.monotonic() - started:.1f} s")
+    env = {**os.environ, "DATABASE_URL": settings.effective_database_url, "TEMPORAL_ADDRESS": settings.temporal_address,
+           "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue, "SANDBOX_PORT": str(settings.sandbox_port),
+           "LOG_LEVEL": "WARNING", "RECONCILE_EVERY_S": "3600"}  # fmt: skip
+    proc = subprocess.Popen([PYTHON, "worker.py"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL)  # noqa: ASYNC220
+    try:
+        # Let it take every workflow's first task (read the plan, start the timer), then watch it idle.
+        previous, stable = -1.0, 0
+        while stable < 3:
+            await asyncio.sleep(5)
+            cpu = _cpu_s(proc.pid)
+            stable = stable + 1 if cpu - previous < 0.5 else 0
+            previous = cpu
+        before, t0 = _cpu_s(proc.pid), time.monotonic()
+        await asyncio.sleep(20)
+        idle = (_cpu_s(proc.pid) - before) / (time.monotonic() - t0) * 100
+        print(
+            f"  worker with {m} posts waiting: RSS {_rss_kib(proc.pid) / 1024:.0f} MiB, idle CPU {idle:.1f}% of a core"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        await desk.close()
+
+
+async def main(posts: int, waiting: int, lead_s: float) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=data_converter(Settings()),
+        search_attributes=search_attributes.ALL,
+    )
+    sandbox_port = free_port()
+    sandbox = subprocess.Popen([PYTHON, "-m", "sandbox", "--port", str(sandbox_port)], cwd=ROOT,  # noqa: ASYNC220
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    tmp = tempfile.mkdtemp(prefix="bench-publishing-")
+    try:
+        async with env:
+            client = env.client
+            async with httpx.AsyncClient(trust_env=False) as probe:
+                for _ in range(100):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await probe.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/faults")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+
+            def settings_for(name: str) -> Settings:
+                url = f"sqlite+aiosqlite:///{tmp}/{name}.db"
+                subprocess.run([PYTHON, "-m", "cli", "migrate"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+                               check=True, capture_output=True)  # fmt: skip
+                return Settings(
+                    database_url=url, temporal_address=client.service_client.config.target_host,
+                    temporal_task_queue=f"bench-{name}", sandbox_port=sandbox_port, log_level="WARNING",
+                    post_metrics_offsets_s=[], platform_rate_per_s={"x": 10_000.0},
+                    platform_queue_prefix=f"bench-{name}-",
+                )  # fmt: skip
+
+            print(f"publishing: {posts} deliveries due at the same instant (SQLite, sandbox X, direct)")
+            bare_tp, bare_late = await bare_run(client, posts, lead_s)
+            print(f"  bare workflow: {bare_tp:.0f}/s, lateness p50 {statistics.median(bare_late):.2f} s, "
+                  f"p99 {_pct(bare_late, 0.99):.2f} s")  # fmt: skip
+            tp, late = await publishing_run(settings_for("publish"), client, posts, lead_s)
+            print(f"  PostWorkflow:  {tp:.0f}/s, lateness p50 {statistics.median(late):.2f} s, "
+                  f"p99 {_pct(late, 0.99):.2f} s")  # fmt: skip
+            print(f"  ratio (PostWorkflow / bare throughput): {tp / bare_tp:.2f}  (target >= 0.7; p99 target <= 2 s)")
+            if waiting:
+                await waiting_run(settings_for("waiting"), waiting)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--lead", type=float, default=60.0, help="seconds between creating and the due time")
+    args = parser.parse_args()
+    asyncio.run(main(args.posts, args.waiting, args.lead))
