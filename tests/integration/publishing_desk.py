@@ -107,6 +107,7 @@ class Desk:
 
     async def settled(self, post_id: str, within_s: float = 30) -> dict[str, Any]:
         """The post once no delivery is QUEUE or PUBLISHING."""
+
         def finished(post: dict[str, Any]) -> bool:
             return all(d["state"] not in ("QUEUE", "PUBLISHING") for d in post["deliveries"])
 

@@ -32,9 +32,7 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 
 
 @pytest.fixture
-async def desk(
-    api_factory: ApiFactory, sandbox: Sandbox, temporal_client: Client, task_queue: str
-) -> Desk:
+async def desk(api_factory: ApiFactory, sandbox: Sandbox, temporal_client: Client, task_queue: str) -> Desk:
     api = await api_factory(**desk_settings(sandbox, task_queue))
     h = (await api.register())["headers"]
     return Desk(api, h, sandbox, temporal_client)
