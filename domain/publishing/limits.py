@@ -246,7 +246,8 @@ def _is_bare_link(text: str, match: regex.Match[str], tld: str) -> bool:
 # Hashtags
 
 # "#tag" not glued to a word ("a#b") nor part of an HTML entity ("&#39;"); the full-width sign (U+FF03) counts too.
-_HASHTAG = regex.compile(r"(?<![\p{L}\p{N}\p{M}_&#\uFF03])[#\uFF03][\p{L}\p{N}\p{M}_]++")
+# The tag must start with a letter, digit or "_" so that the keycap emoji "#" + U+FE0F + U+20E3 is not one.
+_HASHTAG = regex.compile(r"(?<![\p{L}\p{N}\p{M}_&#\uFF03])[#\uFF03][\p{L}\p{N}_][\p{L}\p{N}\p{M}_]*+")
 
 
 def hashtag_count(text: str) -> int:

@@ -24,6 +24,7 @@ from domain.channels.connectors import (
     ProxySpec,
     RateLimited,
     Transient,
+    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, MediaKind, OutgoingPost, PublishingChannel
@@ -262,6 +263,22 @@ async def test_server_error_on_publish_is_transient_and_the_rerun_publishes_once
     published = await publisher.publish(channel, post, journal, proxy=None)
     assert [p["id"] for p in posts(sandbox)] == [published.external_id]
     assert calls(sandbox, "create_container") == 1
+
+
+async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
+    publisher, channel = await setup(sandbox)
+    publisher.create_timeout_s = 0.3
+    sandbox.fault(IG, "slow", endpoint="media_publish", delay_s=1.0)
+    journal = MemoryJournal()
+    post = outgoing("Slow platform", sample(sandbox))
+    with pytest.raises(Unconfirmed):
+        await publisher.publish(channel, post, journal, proxy=None)
+    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
+    found = await publisher.find_published(channel, post, journal, proxy=None)
+    assert found is not None
+    assert await publisher.publish(channel, post, journal, proxy=None) == found
+    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
+    assert calls(sandbox, "media_publish") == 1
 
 
 async def test_metrics_fall_back_to_media_counters_without_the_insights_scope(sandbox: Sandbox) -> None:

@@ -20,6 +20,7 @@ from domain.channels.connectors import (
     ProxySpec,
     RateLimited,
     Transient,
+    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
@@ -240,6 +241,22 @@ async def test_server_error_is_transient_and_the_retry_posts_once(sandbox: Sandb
     published = await publisher.publish(channel, post, journal, proxy=None)
     assert [p["id"] for p in posts(sandbox)] == [published.external_id]
     assert calls(sandbox, "user_tweets") == 1  # the retry looked before posting again
+
+
+async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
+    publisher, channel, _ = await setup(sandbox)
+    publisher.create_timeout_s = 0.3
+    sandbox.fault(X, "slow", endpoint="create_tweet", delay_s=1.0)
+    journal = MemoryJournal()
+    post = outgoing("Slow platform")
+    with pytest.raises(Unconfirmed):
+        await publisher.publish(channel, post, journal, proxy=None)
+    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
+    found = await publisher.find_published(channel, post, journal, proxy=None)
+    assert found is not None
+    assert await publisher.publish(channel, post, journal, proxy=None) == found
+    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
+    assert calls(sandbox, "create_tweet") == 1
 
 
 async def test_metrics_read_public_metrics(sandbox: Sandbox) -> None:
