@@ -139,14 +139,6 @@ class SqlDeliveryRepository:
         if delivery_ids:
             await self._s.execute(update(DELIVERY).where(DELIVERY.c.id.in_(delivery_ids)).values(scheduled=True))
 
-    async def count_by_state(self, organization_id: str, post_id: str) -> dict[DeliveryState, int]:
-        stmt = (
-            select(DELIVERY.c.state, func.count())
-            .where(DELIVERY.c.organization_id == organization_id, DELIVERY.c.post_id == post_id)
-            .group_by(DELIVERY.c.state)
-        )
-        return {DeliveryState(state): n for state, n in (await self._s.execute(stmt)).all()}
-
 
 def _times(post: Post) -> dict[str, Any]:
     # model_dump(mode="json") turns datetimes into strings; the UTC column type wants datetimes.

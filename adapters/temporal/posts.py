@@ -89,16 +89,6 @@ class TemporalPostWorkflows:
     async def decide(self, delivery: Delivery, *, approved: bool) -> None:
         await self._update(delivery, PostWorkflow.decide, Decision(approved=approved))
 
-    async def state(self, delivery: Delivery) -> dict[str, Any] | None:
-        handle = self._client.get_workflow_handle(workflow_id(delivery.post_id, delivery.integration_id))
-        try:
-            state = await handle.query(PostWorkflow.state)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-        return state.model_dump(mode="json")
-
     async def is_running(self, delivery: Delivery) -> bool:
         handle = self._client.get_workflow_handle(workflow_id(delivery.post_id, delivery.integration_id))
         try:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.pagination import Page, PageRequest
-from domain.publishing.posts import Delivery, DeliveryState, Post, PostFilter
+from domain.publishing.posts import Delivery, Post, PostFilter
 
 
 class PostRepository(Protocol):
@@ -36,4 +36,3 @@ class DeliveryRepository(Protocol):
         ...
 
     async def mark_scheduled(self, delivery_ids: list[str]) -> None: ...
-    async def count_by_state(self, organization_id: str, post_id: str) -> dict[DeliveryState, int]: ...

@@ -25,15 +25,6 @@ class DeliveryState(enum.StrEnum):
     UNCONFIRMED = "UNCONFIRMED"
     CANCELLED = "CANCELLED"
 
-    @property
-    def is_final(self) -> bool:
-        return self in (
-            DeliveryState.PUBLISHED,
-            DeliveryState.FAILED,
-            DeliveryState.UNCONFIRMED,
-            DeliveryState.CANCELLED,
-        )
-
 
 class Approval(enum.StrEnum):
     NOT_REQUIRED = "not_required"
@@ -103,9 +94,3 @@ class PostFilter(BaseModel):
     integration_id: str | None = None
     publish_from: datetime | None = None
     publish_to: datetime | None = None
-
-
-UNCONFIRMED_HINT = (
-    "The platform may have published this post but did not confirm it. Check the channel's profile for a post made "
-    "at {at}; if it is there, nothing is needed; if it is not, use retry."
-)

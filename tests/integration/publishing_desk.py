@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +149,3 @@ def desk_settings(sandbox: Sandbox, task_queue: str, **overrides: Any) -> dict[s
         "platform_queue_prefix": f"{task_queue}-",
         **overrides,
     }
-
-
-Check = Callable[[], Awaitable[bool]]

@@ -13,7 +13,6 @@ internal_id the account's DID; channel.api_base names the account's own PDS when
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ import httpx
 
 from adapters.platforms.base import bearer, json_body, require_str, send
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.media import fetch_media
 from domain.channels.connectors import ConnectorError, Duplicate, InvalidContent, ProxySpec, Transient
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import (
@@ -97,12 +97,6 @@ def _classify_create(response: httpx.Response, body: dict[str, Any], message: st
 
 def _classify_get(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
     return _NotFound(message) if _code(body) == "RecordNotFound" else None
-
-
-def _media_classify(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        return InvalidContent(f"bluesky: media could not be fetched ({response.status_code})")
-    return None
 
 
 class BlueskyPublisher:
@@ -222,14 +216,10 @@ class BlueskyPublisher:
         return {"$type": "app.bsky.embed.images", "images": images}
 
     async def _download(self, url: str, proxy: ProxySpec | None) -> tuple[bytes, str]:
-        # Through the account's proxy like every other call.
-        response = await send(self.platform, "GET", url, proxy=proxy, classify=_media_classify)
-        mime = response.headers.get("content-type", "").split(";")[0].strip()
-        if not mime.startswith("image/"):
-            mime = mimetypes.guess_type(httpx.URL(url).path)[0] or ""
+        content, mime = await fetch_media(self.platform, url, proxy)
         if not mime.startswith("image/"):
             raise InvalidContent("bluesky: the media is not an image")
-        return response.content, mime
+        return content, mime
 
     def _xrpc(self, channel: PublishingChannel, method: str) -> str:
         return f"{(channel.api_base or self.e.api_base).rstrip('/')}/xrpc/{method}"

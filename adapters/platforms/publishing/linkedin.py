@@ -22,7 +22,7 @@ import httpx
 
 from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, send
 from adapters.platforms.config import PlatformEndpoints
-from adapters.platforms.publishing.x import download
+from adapters.platforms.publishing.media import fetch_media
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -173,7 +173,7 @@ class LinkedInPublisher:
         key = IMAGE.format(index=index)
         urn = journal.get(key)
         if urn is None:
-            content, _ = await download(self.platform, item, proxy, IMAGE_BYTES)
+            content, _ = await fetch_media(self.platform, item.url, proxy, kind=item.kind, max_bytes=IMAGE_BYTES)
             request = {"initializeUploadRequest": {"owner": _author(channel)}}
             response = await self._send(
                 channel, "POST", "/rest/images", proxy, params={"action": "initializeUpload"}, json=request

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import mimetypes
 import re
 import time
 from datetime import datetime
@@ -25,6 +24,7 @@ import httpx
 
 from adapters.platforms.base import bearer, json_body, opt_str, require_str, send
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.media import fetch_media
 from domain.channels.connectors import ConnectorError, Duplicate, InvalidContent, ProxySpec, Transient, Unconfirmed
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import (
@@ -94,12 +94,6 @@ def _classify_media(response: httpx.Response, body: dict[str, Any], message: str
     if response.status_code == 404:
         return _Gone(message)
     return InvalidContent(message) if response.status_code in (413, 422) else None
-
-
-def _classify_download(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        return InvalidContent(f"mastodon: media could not be fetched ({response.status_code})")
-    return None
 
 
 class MastodonPublisher:
@@ -236,19 +230,15 @@ class MastodonPublisher:
         return ids
 
     async def _upload(self, channel: PublishingChannel, item: MediaItem, proxy: ProxySpec | None) -> str:
-        # Through the account's proxy like every other call.
-        download = await send(self.platform, "GET", item.url, proxy=proxy, classify=_classify_download)
-        mime = download.headers.get("content-type", "").split(";")[0].strip()
+        content, mime = await fetch_media(self.platform, item.url, proxy, kind=item.kind)
         name = httpx.URL(item.url).path.rsplit("/", 1)[-1] or "media"
-        if not mime or mime == "application/octet-stream":
-            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         response = await send(
             self.platform,
             "POST",
             f"{self._base(channel)}/api/v2/media",
             proxy=proxy,
             headers=bearer(channel.access_token),
-            files={"file": (name, download.content, mime)},
+            files={"file": (name, content, mime)},
             data={"description": item.alt_text} if item.alt_text else None,
             classify=_classify_media,
         )

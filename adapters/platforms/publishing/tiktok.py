@@ -23,6 +23,7 @@ import httpx
 
 from adapters.platforms.base import bearer, json_body, opt_str, send
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.media import fetch_media
 from domain.channels.connectors import (
     AuthRevoked,
     ConnectorError,
@@ -107,13 +108,6 @@ def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> C
         return Duplicate(message)
     if code in _CONTENT_CODES:
         return InvalidContent(message)
-    return None
-
-
-def _media_classify(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
-    # The media host said no (404, 403...): the post cannot be made from this URL, retrying will not help.
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        return InvalidContent(f"tiktok: media could not be fetched ({response.status_code})")
     return None
 
 
@@ -359,11 +353,8 @@ class TikTokPublisher:
         return _data(response)
 
     async def _download(self, url: str, proxy: ProxySpec | None) -> bytes:
-        # Through the account's proxy like every other call: the media host sees the same address as TikTok.
-        response = await send(
-            self.platform, "GET", url, proxy=proxy, timeout=UPLOAD_TIMEOUT_S, classify=_media_classify
-        )
-        return response.content
+        content, _ = await fetch_media(self.platform, url, proxy, kind="video", timeout=UPLOAD_TIMEOUT_S)
+        return content
 
 
 def _published(pending: PendingPublish, status: dict[str, Any]) -> PublishedPost:

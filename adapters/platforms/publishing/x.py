@@ -22,9 +22,8 @@ import httpx
 
 from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, send
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.media import fetch_media
 from domain.channels.connectors import (
-    AuthExpired,
-    AuthRevoked,
     ConnectorError,
     Duplicate,
     InvalidContent,
@@ -166,7 +165,9 @@ class XPublisher:
         # for media whose upload answered with processing_info).
         processing = item.kind != "image"
         if media_id is None:
-            content, content_type = await download(self.platform, item, proxy, SIZE_LIMITS[item.kind])
+            content, content_type = await fetch_media(
+                self.platform, item.url, proxy, kind=item.kind, max_bytes=SIZE_LIMITS[item.kind]
+            )
             if item.kind == "image":
                 data = await self._upload_image(channel, content, content_type, proxy)
             else:
@@ -303,21 +304,6 @@ def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> C
 def _errors(body: dict[str, Any]) -> list[dict[str, Any]]:
     errors = body.get("errors")
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-
-
-async def download(platform: Platform, item: MediaItem, proxy: ProxySpec | None, max_bytes: int) -> tuple[bytes, str]:
-    """The media file, fetched through the account's proxy like every other call. A refusal by the media host is a
-    content problem (no retry); its 5xx or a network error stays Transient."""
-    try:
-        response = await send(platform, "GET", item.url, proxy=proxy)
-    except (InvalidRequest, AuthExpired, AuthRevoked) as exc:
-        raise InvalidContent(f"{platform.value}: media could not be fetched: {exc}") from None
-    if len(response.content) > max_bytes:
-        raise InvalidContent(f"{platform.value}: {item.kind} is larger than {max_bytes} bytes")
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not content_type or content_type == "application/octet-stream":
-        content_type = {"image": "image/jpeg", "gif": "image/gif", "video": "video/mp4"}[item.kind]
-    return response.content, content_type
 
 
 def _normalised(text: str) -> str:
