@@ -1,4 +1,4 @@
-"""connect proxy
+"""refresh in flight
 
 Revision ID: c9e5a1b32d43
 Revises: b8d4f0a21c32
