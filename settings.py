@@ -88,8 +88,14 @@ class Settings(BaseSettings):
     post_metrics_offsets_s: list[float] = Field(default_factory=lambda: [3600.0, 86400.0, 7 * 86400.0])
     post_heartbeat_timeout_s: float = Field(default=20.0, ge=1)
     post_publish_attempts: int = Field(default=8, ge=1, le=100)
+    # Risk limits: how long an account cools down after a platform rate limits it (when the platform names no reset
+    # time) or flags it as spam; no posting meanwhile.
+    risk_cooldown_rate_limit_s: float = Field(default=900.0, ge=0)
+    risk_cooldown_spam_s: float = Field(default=86400.0, ge=0)
     # Prefix of the per-platform activity queues ("platform-x", ...); tests give each run its own.
     platform_queue_prefix: str = ""
+    # Warming runs spread a day's actions over the active hours; a test compresses them into this many seconds.
+    warming_day_s: float | None = Field(default=None, gt=0)
     reconcile_every_s: float = Field(default=60.0, ge=1)
     platform_rate_per_s: dict[str, float] = Field(
         default_factory=lambda: {
@@ -109,7 +115,25 @@ class Settings(BaseSettings):
     # The proxy test fetches this URL through the proxy; it should answer the caller's IP ({"ip": ...} or text).
     proxy_check_url: str = "https://api.ipify.org?format=json"
     proxy_check_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Proxy health (the `proxy-health` Schedule and the manual test share these rules): how often every proxy is tested,
+    # how many tests at once, how many failed tests in a row make a proxy `failed` (its accounts flagged, publishing
+    # through it refused; one failure is `degraded`), and above which latency a working proxy is `degraded`.
+    proxy_health_every_s: float = Field(default=300.0, ge=5)
+    proxy_health_concurrency: int = Field(default=10, ge=1, le=200)
+    proxy_failures_to_fail: int = Field(default=2, ge=1, le=50)
+    proxy_degraded_latency_ms: int = Field(default=3000, ge=1)
     invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # Where links in notifications point (the public address of the web app or the API); empty: the API's own URL.
+    public_base_url: str = ""
+    # Outgoing webhooks: each POST's timeout, the retry backoff (doubling from the initial delay up to the maximum),
+    # and when a delivery is given up (whichever comes first: attempts or time); how often lost sendings are swept.
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_initial_s: float = Field(default=10.0, gt=0)
+    webhook_retry_max_interval_s: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=20, ge=1, le=100)
+    webhook_give_up_after_s: float = Field(default=24 * 3600.0, gt=0)
+    webhook_sweep_every_s: float = Field(default=60.0, ge=1)
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property
@@ -136,6 +160,11 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def public_url(self) -> str:
+        """The base of links sent out of the product (webhook payloads)."""
+        return self.public_base_url.rstrip("/") or self.api_url
 
     @property
     def sandbox_url(self) -> str:

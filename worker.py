@@ -12,41 +12,94 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.autolink import AutoLinkActivities
+from activities.lifecycle import LifecycleActivities
+from activities.proxy_health import ProxyHealthActivities
 from activities.publishing import PublishingActivities
 from activities.reconcile import ReconcileActivities
 from activities.retention import RetentionActivities
 from activities.token_refresh import TokenRefreshActivities
+from activities.warming import WarmingActivities
+from activities.webhooks import WebhookActivities
 from adapters.crypto.fields import FieldCipher, Keyring
 from adapters.documents import build_document_store
 from adapters.logs import configure_logging
 from adapters.platforms.config import endpoints
 from adapters.platforms.publishing import publishers
 from adapters.platforms.registry import platform_connectors
+from adapters.platforms.warming import warmers
+from adapters.proxy.checker import proxy_health
 from adapters.sql.engine import create_engine
+from adapters.sql.lifecycle import SqlLifecycleRecords
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from adapters.temporal.lifecycle import TemporalLifecycleControls
 from adapters.temporal.posts import post_workflows
 from adapters.temporal.starter import TemporalChannelWorkflows
+from adapters.temporal.warming import TemporalWarmingSchedules
+from adapters.temporal.webhooks import WEBHOOK_SWEEP_SCHEDULE_ID, TemporalWebhookSender, webhook_sweep_schedule
 from domain.clock import SystemClock
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
+from domain.services.identity.souls import IdentityContext
+from domain.services.identity.warming import WarmingService
+from domain.services.integrations import IntegrationService
+from domain.services.lifecycle import IntegrationDisconnector
+from domain.services.webhooks import WebhookNotifier
 from settings import Settings
 from workflows.autolink import AutoLinkWorkflow
-from workflows.post import PostWorkflow, platform_queue
+from workflows.lifecycle import OrganizationDeletionWorkflow, SoulDeletionWorkflow
+from workflows.post import PostWorkflow
+from workflows.post_messages import platform_queue
+from workflows.proxy_health import ProxyHealthWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.schedules import (
+    PROXY_HEALTH_SCHEDULE_ID,
     RECONCILE_SCHEDULE_ID,
     RETENTION_SCHEDULE_ID,
     ensure_schedule,
+    proxy_health_schedule,
     reconcile_schedule,
     retention_schedule,
 )
 from workflows.token_refresh import TokenRefreshWorkflow
+from workflows.warming import WarmingWorkflow
+from workflows.webhook import WebhookSweepWorkflow, WebhookWorkflow
 
 log = logging.getLogger("souls.worker")
 
-WORKFLOWS = [RetentionWorkflow, AutoLinkWorkflow, TokenRefreshWorkflow, PostWorkflow, ReconcileWorkflow]
+WORKFLOWS = [
+    RetentionWorkflow,
+    AutoLinkWorkflow,
+    TokenRefreshWorkflow,
+    PostWorkflow,
+    ReconcileWorkflow,
+    WebhookWorkflow,
+    WebhookSweepWorkflow,
+    ProxyHealthWorkflow,
+    SoulDeletionWorkflow,
+    OrganizationDeletionWorkflow,
+    WarmingWorkflow,
+]
+
+
+def lifecycle_activities(
+    client: Client, settings: Settings, uow: SqlUnitOfWorkFactory, store: DocumentStore
+) -> LifecycleActivities:
+    """The steps of the deletion workflows; channels are disconnected exactly as DELETE /integrations/:id does."""
+    clock = SystemClock()
+    integrations = IntegrationService(
+        IdentityContext(store=store, uows=uow, clock=clock),
+        FieldCipher(Keyring.parse(settings.encryption_keys)),
+        platform_connectors(settings),
+        settings.frontend_url,
+        TemporalChannelWorkflows(client, settings.temporal_task_queue, settings.token_refresh_margin_s),
+        dev_base=settings.sandbox_url if settings.platform_api == "sandbox" else None,
+    )
+    return LifecycleActivities(
+        store, uow, SqlLifecycleRecords(uow), post_workflows(client, settings), TemporalLifecycleControls(client),
+        IntegrationDisconnector(integrations), clock,
+    )  # fmt: skip
 
 
 def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory, store: DocumentStore) -> list[Worker]:
@@ -56,16 +109,33 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     retention = RetentionActivities(uow)
     autolink = AutoLinkActivities(store, uow, clock)
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
-    refresh = TokenRefreshActivities(store, uow, cipher, platform_connectors(settings), clock)
+    webhook_sender = TemporalWebhookSender(client, settings)
+    notifier = WebhookNotifier(uow, webhook_sender, clock, settings.public_url)
+    webhooks = WebhookActivities(uow, cipher, notifier, webhook_sender, clock)
+    refresh = TokenRefreshActivities(store, uow, cipher, platform_connectors(settings), clock, webhooks=notifier)
     sandbox = settings.sandbox_url if settings.platform_api == "sandbox" else None
     credentials = {Platform.parse(name): pair for name, pair in settings.platform_credentials.items()}
     channel_workflows = TemporalChannelWorkflows(client, settings.temporal_task_queue, settings.token_refresh_margin_s)
     posts = post_workflows(client, settings)
     publishing = PublishingActivities(
         store, uow, cipher, publishers(endpoints(sandbox_url=sandbox, credentials=credentials)), clock,
-        channel_workflows=lambda: channel_workflows,
+        channel_workflows=lambda: channel_workflows, webhooks=notifier,
+        rate_limit_cooldown_s=settings.risk_cooldown_rate_limit_s, spam_cooldown_s=settings.risk_cooldown_spam_s,
     )  # fmt: skip
     reconcile = ReconcileActivities(uow, posts, clock)
+    lifecycle = lifecycle_activities(client, settings, uow, store)
+    identity = IdentityContext(store=store, uows=uow, clock=clock)
+    warming_schedules = TemporalWarmingSchedules(client, settings.temporal_task_queue, settings.platform_queue_prefix)
+    platform_endpoints = endpoints(sandbox_url=sandbox, credentials=credentials)
+    warming = WarmingActivities(
+        store, uow, cipher, warmers(platform_endpoints), publishers(platform_endpoints), warming_schedules, clock,
+        day_s=settings.warming_day_s,
+    )  # fmt: skip
+    # A proxy that fails its checks pauses its accounts' warming; its recovery resumes them.
+    health = ProxyHealthActivities(
+        proxy_health(settings, identity, cipher, on_change=WarmingService(identity, warming_schedules).proxy_changed),
+        settings.proxy_health_concurrency,
+    )
     main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -79,6 +149,14 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
             publishing.mark,
             publishing.refresh_token,
             reconcile.reconcile,
+            *lifecycle.all(),
+            health.check_batch,
+            warming.plan,
+            warming.finish,
+            webhooks.emit,
+            webhooks.send,
+            webhooks.give_up,
+            webhooks.sweep,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -86,7 +164,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
         Worker(
             client,
             task_queue=platform_queue(platform.value, settings.platform_queue_prefix),
-            activities=[publishing.publish, publishing.metrics],
+            activities=[publishing.publish, publishing.metrics, warming.act],
             max_task_queue_activities_per_second=settings.platform_rate_per_s.get(platform.value),
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
@@ -117,6 +195,16 @@ async def run(settings: Settings) -> None:
         )
         await ensure_schedule(
             client, RECONCILE_SCHEDULE_ID, reconcile_schedule(settings.temporal_task_queue, settings.reconcile_every_s)
+        )
+        await ensure_schedule(
+            client,
+            WEBHOOK_SWEEP_SCHEDULE_ID,
+            webhook_sweep_schedule(settings.temporal_task_queue, settings.webhook_sweep_every_s),
+        )
+        await ensure_schedule(
+            client,
+            PROXY_HEALTH_SCHEDULE_ID,
+            proxy_health_schedule(settings.temporal_task_queue, settings.proxy_health_every_s),
         )
         store = await build_document_store(settings, engine)
         workers = build_workers(client, settings, SqlUnitOfWorkFactory.for_engine(engine), store)

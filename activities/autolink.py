@@ -11,7 +11,7 @@ from domain.clock import Clock
 from domain.errors import InvalidInput
 from domain.identity.accounts import AccountFilter
 from domain.identity.platforms import normalize_handle
-from domain.identity.ports import DocumentStore, IntegrationLinked
+from domain.identity.ports import DocumentStore, IntegrationLinked, LinkChanged
 from domain.ids import new_id
 from domain.pagination import PageRequest
 from domain.ports import UnitOfWorkFactory
@@ -57,10 +57,10 @@ class AutoLinkActivities:
             return AutoLinkResult(account_id=account.id, outcome="conflict")  # never steal another channel's account
         if account.integration_id is None:
             try:
-                account = await self._store.accounts.update(
-                    account.model_copy(update={"integration_id": integration.id, "updated_at": self._clock.now()})
+                account = await self._store.accounts.set_integration(
+                    org, account.id, integration.id, expected=None, updated_at=self._clock.now()
                 )
-            except IntegrationLinked:
+            except (IntegrationLinked, LinkChanged):  # the channel, or the account, got linked meanwhile
                 return AutoLinkResult(account_id=account.id, outcome="conflict")
             outcome = "linked"
         async with self._uows() as uow:

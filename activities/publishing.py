@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.auth import ActorType
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
@@ -31,10 +32,25 @@ from domain.channels.connectors import (
 )
 from domain.channels.integrations import Integration, integration_record
 from domain.clock import Clock
+from domain.identity.accounts import Account
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
-from domain.identity.proxies import proxy_record
-from domain.ports import FieldSealer, UnitOfWorkFactory
+from domain.identity.proxies import failed_reason, proxy_record
+from domain.identity.risk import (
+    ALLOWED,
+    FLAGGED,
+    OverLimitPolicy,
+    PlatformFlag,
+    RiskVerdict,
+    cooldown_after,
+    day_window,
+    needs_count,
+    risk_check,
+    zone,
+)
+from domain.notifications.webhooks import WebhookDelivery
+from domain.organizations import Organization
+from domain.ports import FieldSealer, UnitOfWork, UnitOfWorkFactory
 from domain.publishing.posts import Approval, Delivery, DeliveryState, Post
 from domain.publishing.publisher import (
     MediaItem,
@@ -44,6 +60,7 @@ from domain.publishing.publisher import (
     PublishingChannel,
 )
 from domain.services import audit
+from domain.services.webhooks import WebhookNotifier
 
 # Error types the workflow must not retry (ApplicationError.type): a person has to act first.
 FINAL_ERRORS = (
@@ -55,6 +72,7 @@ FINAL_ERRORS = (
     "NoProxy",
     "ProxyFailed",
     "ChannelNotConnected",
+    "RiskLimit",
 )
 
 
@@ -75,6 +93,9 @@ class PublishOutcome(BaseModel):
     external_id: str | None = None
     url: str | None = None
     found_existing: bool = False
+    # QUEUE: the account is over its risk limits and the organization waits; publish again at `wait_until`.
+    wait_until: datetime | None = None
+    reason: str | None = None
 
 
 class MarkRequest(BaseModel):
@@ -128,6 +149,9 @@ class PublishingActivities:
         clock: Clock,
         channel_workflows: Callable[[], ChannelWorkflows] | None = None,
         heartbeat_every_s: float = 2.0,
+        webhooks: WebhookNotifier | None = None,
+        rate_limit_cooldown_s: float = 900.0,
+        spam_cooldown_s: float = 86400.0,
     ) -> None:
         self._store = store
         self._uows = uows
@@ -136,6 +160,9 @@ class PublishingActivities:
         self._clock = clock
         self._channel_workflows = channel_workflows
         self._heartbeat_every_s = heartbeat_every_s
+        self._webhooks = webhooks
+        self._rate_limit_cooldown_s = rate_limit_cooldown_s
+        self._spam_cooldown_s = spam_cooldown_s
 
     # --- plan ----------------------------------------------------------------------------------------------------
 
@@ -160,18 +187,27 @@ class PublishingActivities:
 
     async def _publish(self, ref: DeliveryRef) -> PublishOutcome:
         org = ref.organization_id
+        # The claim is the whole write transaction (SQLite serializes writers: keep it one statement long).
         async with self._uows() as uow:
-            before = await uow.deliveries.get(org, ref.delivery_id)
-            if before is None:
-                raise _final("InvalidRequest", f"delivery {ref.delivery_id} no longer exists")
-            delivery = await uow.deliveries.claim(ref.delivery_id, self._clock.now())
-            # Read the post after the claim: an edit that held the delivery row has committed by now.
-            post = await uow.posts.get(org, before.post_id)
-            integration = await uow.integrations.get(org, before.integration_id)
-            organization = await uow.organizations.get(org)
+            now = self._clock.now()
+            delivery = await uow.deliveries.claim(ref.delivery_id, now)
             await uow.commit()
-        if delivery is None:  # published, cancelled or failed meanwhile: report what it is
-            return PublishOutcome(state=before.state, external_id=before.external_id, url=before.url)
+        async with self._uows.reading() as uow:
+            if delivery is None or delivery.organization_id != org:
+                current = await uow.deliveries.get(org, ref.delivery_id)
+                if current is None:
+                    raise _final("InvalidRequest", f"delivery {ref.delivery_id} no longer exists")
+                # Published, cancelled or failed meanwhile: report what it is.
+                return PublishOutcome(state=current.state, external_id=current.external_id, url=current.url)
+            # Read the post after the claim: an edit that held the delivery row has committed by now, and a later
+            # edit finds the delivery PUBLISHING and is refused.
+            post = await uow.posts.get(org, delivery.post_id)
+            integration = await uow.integrations.get(org, delivery.integration_id)
+            organization = await uow.organizations.get(org)
+            account = await self._account(delivery)
+            verdict = await self._risk(uow, delivery, account, now)
+        if not verdict.allowed:
+            return await self._over_limit(delivery, organization, verdict)
         if post is None:
             raise _final("InvalidRequest", "the post no longer exists")
         if integration is None or integration.disabled or integration.refresh_needed:
@@ -179,18 +215,21 @@ class PublishingActivities:
         publisher = self._publishers.get(delivery.platform)
         if publisher is None:
             raise _final("InvalidRequest", f"no publisher for {delivery.platform.value}")
-        proxy = await self._proxy(delivery, allow_direct=bool(organization and organization.allow_direct_publishing))
+        allow_direct = bool(organization and organization.allow_direct_publishing)
+        proxy = await self._proxy(delivery, account, allow_direct=allow_direct)
         channel = self._channel(integration)
         outgoing = _outgoing(post, delivery)
         journal = DbJournal(self._uows, self._clock, delivery)
         try:
             # Not the first attempt, or a step already noted: the platform may hold the post. Look before posting.
-            if before.first_attempt_at is not None or delivery.attempts > 1 or delivery.journal:
+            # (The claim counted this attempt: more than one means an earlier one may have reached the platform.)
+            if delivery.attempts > 1 or delivery.journal:
                 existing = await publisher.find_published(channel, outgoing, journal, proxy=proxy)
                 if existing is not None:
                     return await self._published(delivery, existing, found_existing=True)
             published = await publisher.publish(channel, outgoing, journal, proxy=proxy)
         except ConnectorError as exc:
+            await self._flagged(delivery, exc)
             raise self._error(exc) from None
         return await self._published(delivery, published, found_existing=False)
 
@@ -204,16 +243,77 @@ class PublishingActivities:
                 return _final(kind.__name__, message)
         return ApplicationError(message, type="Transient")  # network, proxy hiccup, 5xx: back off and retry
 
-    async def _published(self, delivery: Delivery, published: PublishedPost, *, found_existing: bool) -> PublishOutcome:
-        now = self._clock.now()
+    # --- risk limits (domain/identity/risk.py) ---------------------------------------------------------------------
+
+    async def _risk(self, uow: UnitOfWork, delivery: Delivery, account: Account | None, now: datetime) -> RiskVerdict:
+        """The account's limits, right after the claim: one count, and only for an account with a daily limit."""
+        cooling = account is not None and account.cooldown_until is not None and account.cooldown_until > now
+        if account is None or not (cooling or needs_count(account)):
+            return ALLOWED
+        tz = await self._timezone(account)
+        published = 0
+        if needs_count(account) and not cooling:
+            since, _ = day_window(now, tz)
+            published = await uow.deliveries.count_for_limit(account.organization_id, account.id, since, delivery)
+        return risk_check(account, published, now, tz)
+
+    async def _timezone(self, account: Account) -> tzinfo:
+        """The limit's day is the one of the Persona of the account's soul; UTC without one."""
+        soul = await self._store.souls.get(account.organization_id, account.soul_id)
+        if soul is None or not soul.persona_id:
+            return UTC
+        persona = await self._store.personas.get(account.organization_id, soul.persona_id)
+        return zone(persona.timezone if persona else None)
+
+    async def _over_limit(
+        self, delivery: Delivery, organization: Organization | None, verdict: RiskVerdict
+    ) -> PublishOutcome:
+        """Not now: the claim is undone (no attempt was made). By the organization's policy the delivery fails with
+        the reason, or goes back to the QUEUE saying until when, for the workflow to wait."""
+        policy = organization.over_limit_policy if organization else OverLimitPolicy.WAIT
+        fail = policy == OverLimitPolicy.FAIL
+        reason = verdict.reason or "the account is over its risk limits"
+        # Failing, the workflow records FAILED (as for any final error); waiting, the QUEUE says until when.
+        code, message = ("RiskLimit", reason) if fail else ("RiskLimitWait", verdict.waiting_hint)
         async with self._uows() as uow:
-            current = await uow.deliveries.get(delivery.organization_id, delivery.id)
-            if current is not None:
-                await uow.deliveries.update(current.model_copy(update={
-                    "state": DeliveryState.PUBLISHED, "external_id": published.external_id, "url": published.url,
-                    "published_at": current.published_at or now, "last_error": None, "error_code": None,
-                    "updated_at": now,
-                }))  # fmt: skip
+            await uow.deliveries.release(delivery.id, DeliveryState.QUEUE, code, message, self._clock.now())
+            await uow.commit()
+        if fail:
+            raise _final("RiskLimit", reason)
+        activity.logger.info("delivery %s waits until %s: %s", delivery.id, verdict.until, reason)
+        return PublishOutcome(state=DeliveryState.QUEUE, wait_until=verdict.until, reason=verdict.waiting_hint)
+
+    async def _flagged(self, delivery: Delivery, exc: ConnectorError) -> None:
+        """A platform's rate limit or spam signal: the account gets a warning and a cooldown (audited)."""
+        if isinstance(exc, RateLimited):
+            flag, retry_after_s = PlatformFlag.RATE_LIMIT, exc.retry_after_s
+        elif isinstance(exc, InvalidContent) and exc.spam:
+            flag, retry_after_s = PlatformFlag.SPAM, None
+        else:
+            return
+        if delivery.account_id is None:
+            return
+        now = self._clock.now()
+        until = cooldown_after(
+            flag, now, retry_after_s=retry_after_s, rate_limit_s=self._rate_limit_cooldown_s,
+            spam_s=self._spam_cooldown_s,
+        )  # fmt: skip
+        account = await self._store.accounts.record_warning(
+            delivery.organization_id, delivery.account_id, cooldown_until=until, reason=FLAGGED[flag], updated_at=now
+        )
+        if account is None:
+            return
+        cooldown = account.cooldown_until.isoformat() if account.cooldown_until else None
+        await audit.record_now(
+            self._uows, organization_id=delivery.organization_id, actor_type=ActorType.SYSTEM,
+            action="account.cooldown", target_type="account", target_id=account.id,
+            details={"flag": flag.value, "deliveryId": delivery.id, "warningCount": account.warning_count,
+                     "cooldownUntil": cooldown},
+        )  # fmt: skip
+
+    async def _published(self, delivery: Delivery, published: PublishedPost, *, found_existing: bool) -> PublishOutcome:
+        async with self._uows() as uow:
+            await uow.deliveries.mark_published(delivery.id, published.external_id, published.url, self._clock.now())
             await uow.commit()
         activity.logger.info("delivery %s published as %s", delivery.id, published.external_id)
         return PublishOutcome(
@@ -221,12 +321,12 @@ class PublishingActivities:
             found_existing=found_existing,
         )  # fmt: skip
 
-    async def _proxy(self, delivery: Delivery, *, allow_direct: bool) -> ProxySpec | None:
-        account = (
-            await self._store.accounts.get(delivery.organization_id, delivery.account_id)
-            if delivery.account_id
-            else None
-        )
+    async def _account(self, delivery: Delivery) -> Account | None:
+        if not delivery.account_id:
+            return None
+        return await self._store.accounts.get(delivery.organization_id, delivery.account_id)
+
+    async def _proxy(self, delivery: Delivery, account: Account | None, *, allow_direct: bool) -> ProxySpec | None:
         if account is None or not account.proxy_id:
             if allow_direct:
                 return None
@@ -237,8 +337,8 @@ class PublishingActivities:
         proxy = await self._store.proxies.get(delivery.organization_id, account.proxy_id)
         if proxy is None:
             raise _final("NoProxy", "the account's proxy no longer exists")
-        if proxy.health_status == "failed":
-            raise _final("ProxyFailed", f"the account's proxy {proxy.name!r} failed its last health check")
+        if (failed := failed_reason(proxy)) is not None:
+            raise _final("ProxyFailed", failed)
         password = (
             self._sealer.decrypt_str(proxy.password, record=proxy_record(proxy.id), field="credentials.password")
             if proxy.password
@@ -290,7 +390,7 @@ class PublishingActivities:
             }))  # fmt: skip
             await uow.commit()
         if request.error_code == "AuthRevoked":
-            await mark_refresh_needed(self._uows, self._clock, delivery, "revoked while publishing")
+            await mark_refresh_needed(self._uows, self._clock, delivery, "revoked while publishing", self._webhooks)
         return request.state
 
     # --- token refresh -------------------------------------------------------------------------------------------
@@ -333,7 +433,7 @@ class PublishingActivities:
         publisher = self._publishers.get(delivery.platform)
         if publisher is None:
             return {}
-        proxy = await self._proxy(delivery, allow_direct=await self._allows_direct(org))
+        proxy = await self._proxy(delivery, await self._account(delivery), allow_direct=await self._allows_direct(org))
         try:
             counters = await publisher.metrics(
                 self._channel(integration), PublishedPost(delivery.external_id, delivery.url), proxy=proxy
@@ -368,8 +468,12 @@ def _outgoing(post: Post, delivery: Delivery) -> OutgoingPost:
     )
 
 
-async def mark_refresh_needed(uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery, reason: str) -> None:
-    """A revoked grant seen while publishing: the channel needs reconnecting (shown in the matrix, audited)."""
+async def mark_refresh_needed(
+    uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery, reason: str, webhooks: WebhookNotifier | None = None
+) -> None:
+    """A revoked grant seen while publishing: the channel needs reconnecting (shown in the matrix, audited, told to
+    the organization's webhooks in the same transaction)."""
+    queued: list[WebhookDelivery] = []
     async with uows() as uow:
         integration = await uow.integrations.get(delivery.organization_id, delivery.integration_id)
         if integration is not None and not integration.refresh_needed:
@@ -380,4 +484,8 @@ async def mark_refresh_needed(uows: UnitOfWorkFactory, clock: Clock, delivery: D
                 uow, organization_id=delivery.organization_id, action="integration.refresh_needed",
                 target_type="integration", target_id=integration.id, details={"reason": reason},
             )  # fmt: skip
+            if webhooks is not None:
+                queued = await webhooks.integration_refresh_needed(uow, integration, reason)
         await uow.commit()
+    if webhooks is not None:
+        await webhooks.send(queued)

@@ -1,10 +1,20 @@
 """Token refresh activities: when is the channel's token due, and refresh it through the linked Account's proxy.
 
 Secrets never cross into workflow history: inputs and results carry ids, times and outcomes only.
+
+Every refresh is journaled on the integration before it is sent (when, and a fingerprint of the refresh token), and the
+journal is cleared when the answer is known. An attempt that finds the journal naming the token it is about to present
+knows an earlier attempt died with that request in flight: the platform may have rotated the token, and at platforms
+whose refresh tokens are single-use, presenting it again would get the whole grant revoked. Those channels are marked
+for reconnecting instead; platforms whose refresh tokens stay valid simply retry.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
 from collections.abc import Mapping as MappingType
 from datetime import datetime, timedelta
 
@@ -12,6 +22,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.channels.apps import connector_for
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
@@ -20,6 +31,7 @@ from domain.channels.connectors import (
     PlatformConnector,
     ProxySpec,
     RateLimited,
+    Unconfirmed,
 )
 from domain.channels.integrations import Integration, integration_record
 from domain.clock import Clock
@@ -27,9 +39,24 @@ from domain.identity.accounts import AccountFilter
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.identity.proxies import proxy_record
+from domain.notifications.webhooks import WebhookDelivery
 from domain.pagination import PageRequest
 from domain.ports import FieldSealer, UnitOfWorkFactory
 from domain.services import audit
+from domain.services.webhooks import WebhookNotifier
+
+# Platforms whose refresh token works once (PLATFORMS.md, and the sandbox's rotation rules): X (reuse revokes the whole
+# grant), TikTok and Bluesky (rotated on every refresh). LinkedIn's is not rotated; Instagram, Threads and Facebook
+# refresh with the long-lived token itself, which stays valid; Mastodon has none.
+SINGLE_USE_REFRESH = frozenset({Platform.X, Platform.TIKTOK, Platform.BLUESKY})
+UNKNOWN_OUTCOME = "refresh outcome unknown after a crash; reconnect"
+# The activity heartbeats while the platform answers, so a killed worker is noticed within the heartbeat timeout.
+HEARTBEAT_EVERY_S = 2.0
+
+
+def refresh_fingerprint(refresh_token: str) -> str:
+    """Tells two refresh tokens apart without storing either: a sha256 prefix."""
+    return hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
 
 
 class RefreshTarget(BaseModel):
@@ -45,7 +72,7 @@ class RefreshPlan(BaseModel):
 
 
 class RefreshOutcome(BaseModel):
-    outcome: str  # refreshed | revoked | gone
+    outcome: str  # refreshed | revoked | unknown (an earlier attempt's outcome; reconnect) | gone
     expires_at: datetime | None = None
 
 
@@ -57,12 +84,14 @@ class TokenRefreshActivities:
         sealer: FieldSealer,
         connectors: MappingType[Platform, PlatformConnector],
         clock: Clock,
+        webhooks: WebhookNotifier | None = None,
     ) -> None:
         self._store = store
         self._uows = uows
         self._sealer = sealer
         self._connectors = connectors
         self._clock = clock
+        self._webhooks = webhooks
 
     async def _integration(self, target: RefreshTarget) -> Integration | None:
         async with self._uows.reading() as uow:
@@ -106,21 +135,36 @@ class TokenRefreshActivities:
         integration = await self._integration(target)
         if integration is None or integration.refresh_token is None:
             return RefreshOutcome(outcome="gone")
-        connector = self._connectors.get(integration.provider_identifier)
+        # The channel's own host and app: a Bluesky account's PDS, a Mastodon instance's registered app.
+        connector = await connector_for(integration, self._connectors, self._uows, self._sealer)
         if connector is None:
             return RefreshOutcome(outcome="gone")
         record = integration_record(integration.id)
         refresh_token = self._sealer.decrypt_str(integration.refresh_token, record=record, field="refreshToken")
+        fingerprint = refresh_fingerprint(refresh_token)
+        if (
+            integration.refresh_in_flight_fingerprint == fingerprint
+            and integration.provider_identifier in SINGLE_USE_REFRESH
+        ):
+            await self._mark_refresh_needed(integration, UNKNOWN_OUTCOME)
+            return RefreshOutcome(outcome="unknown")
         proxy = await self._proxy_for(target.organization_id, integration.id)
+        if not await self._journal(integration, fingerprint):
+            return RefreshOutcome(outcome="gone")
         try:
-            tokens = await connector.refresh(refresh_token=refresh_token, proxy=proxy)
+            async with self._heartbeats():
+                tokens = await connector.refresh(refresh_token=refresh_token, proxy=proxy)
+        except Unconfirmed as exc:  # sent, answer lost: the journal stays, and the next attempt decides
+            raise ApplicationError(str(exc), type="Unconfirmed") from None
         except (AuthRevoked, AuthExpired, InvalidRequest) as exc:
             await self._mark_refresh_needed(integration, type(exc).__name__)
             return RefreshOutcome(outcome="revoked")
         except RateLimited as exc:
+            await self._settle(integration)
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
             raise ApplicationError(str(exc), type="RateLimited", next_retry_delay=delay) from None
-        except ConnectorError as exc:  # transient: the retry policy backs off
+        except ConnectorError as exc:  # never sent (connection refused, proxy down) or refused with a 5xx: retry
+            await self._settle(integration)
             raise ApplicationError(str(exc), type=type(exc).__name__) from None
         now = self._clock.now()
         async with self._uows() as uow:
@@ -133,6 +177,8 @@ class TokenRefreshActivities:
                 "refresh_token": self._sealer.encrypt(tokens.refresh_token, record=record, field="refreshToken")
                 if tokens.refresh_token else current.refresh_token,
                 "token_expiration": tokens.expires_at,
+                "refresh_in_flight_at": None,
+                "refresh_in_flight_fingerprint": None,
                 "updated_at": now,
             })  # fmt: skip
             await uow.integrations.update(updated)
@@ -140,15 +186,65 @@ class TokenRefreshActivities:
         activity.logger.info("refreshed the token of integration %s", integration.id)
         return RefreshOutcome(outcome="refreshed", expires_at=tokens.expires_at)
 
+    async def _journal(self, integration: Integration, fingerprint: str) -> bool:
+        """Record, durably and before sending, that this refresh token is about to be presented. `updated_at` stays:
+        it tells waiting publishers that new tokens were stored."""
+        async with self._uows() as uow:
+            current = await uow.integrations.get(integration.organization_id, integration.id)
+            if current is None:
+                return False
+            await uow.integrations.update(current.model_copy(update={
+                "refresh_in_flight_at": self._clock.now(), "refresh_in_flight_fingerprint": fingerprint,
+            }))  # fmt: skip
+            await uow.commit()
+        return True
+
+    async def _settle(self, integration: Integration) -> None:
+        """The platform answered without rotating, or never got the request: the token is still good."""
+        async with self._uows() as uow:
+            current = await uow.integrations.get(integration.organization_id, integration.id)
+            if current is not None and current.refresh_in_flight_fingerprint is not None:
+                await uow.integrations.update(
+                    current.model_copy(update={"refresh_in_flight_at": None, "refresh_in_flight_fingerprint": None})
+                )
+                await uow.commit()
+
+    @contextlib.asynccontextmanager
+    async def _heartbeats(self) -> AsyncIterator[None]:
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _mark_refresh_needed(self, integration: Integration, reason: str) -> None:
+        queued: list[WebhookDelivery] = []
         async with self._uows() as uow:
             current = await uow.integrations.get(integration.organization_id, integration.id)
             if current is not None:
                 await uow.integrations.update(
-                    current.model_copy(update={"refresh_needed": True, "updated_at": self._clock.now()})
+                    current.model_copy(
+                        update={
+                            "refresh_needed": True,
+                            "updated_at": self._clock.now(),
+                            "refresh_in_flight_at": None,
+                            "refresh_in_flight_fingerprint": None,
+                        }
+                    )
                 )
                 await audit.record(
                     uow, organization_id=integration.organization_id, action="integration.refresh_needed",
                     target_type="integration", target_id=integration.id, details={"reason": reason},
                 )  # fmt: skip
+                if self._webhooks is not None and not current.refresh_needed:  # told once, when it happens
+                    queued = await self._webhooks.integration_refresh_needed(uow, current, reason)
             await uow.commit()
+        if self._webhooks is not None:
+            await self._webhooks.send(queued)

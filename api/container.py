@@ -12,12 +12,16 @@ from adapters.crypto.passwords import Argon2PasswordHasher
 from adapters.crypto.tokens import JwtTokenIssuer
 from adapters.documents import build_document_store
 from adapters.platforms.registry import platform_connectors
-from adapters.proxy.checker import HttpProxyChecker
+from adapters.proxy.checker import proxy_health
 from adapters.sql.engine import create_engine
+from adapters.sql.matrix import SqlMatrixStore
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
+from adapters.temporal.lifecycle import TemporalLifecycleWorkflows
 from adapters.temporal.posts import post_workflows
 from adapters.temporal.starter import TemporalChannelWorkflows
+from adapters.temporal.warming import TemporalWarmingSchedules
+from adapters.temporal.webhooks import TemporalWebhookSender
 from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
 from domain.identity.ports import DocumentStore
@@ -26,12 +30,15 @@ from domain.services.auth import AuthService, LoginPolicy
 from domain.services.identity.accounts import AccountService
 from domain.services.identity.proxies import ProxyService
 from domain.services.identity.souls import IdentityContext, PersonaService, SoulService
+from domain.services.identity.warming import WarmingService
 from domain.services.integrations import IntegrationService
+from domain.services.lifecycle import LifecycleService
 from domain.services.matrix import MatrixService
 from domain.services.organization import OrganizationService
 from domain.services.posts import PostService
 from domain.services.principals import CachedPrincipal, PrincipalResolver
 from domain.services.users import UserService
+from domain.services.webhooks import WebhookNotifier, WebhookService
 from settings import Settings
 
 
@@ -56,7 +63,10 @@ class Container:
     integrations: IntegrationService
     posts: PostService
     organization: OrganizationService
+    lifecycle: LifecycleService
     temporal: Client
+    webhooks: WebhookService
+    warming: WarmingService
 
     async def close(self) -> None:
         await self.documents.close()
@@ -86,7 +96,10 @@ async def build(settings: Settings) -> Container:
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
     documents = await build_document_store(settings, engine)
     identity = IdentityContext(store=documents, uows=uows, clock=clock)
-    checker = HttpProxyChecker(settings.proxy_check_url, settings.proxy_check_timeout_s, clock)
+    # Account status changes and proxy failures start, pause and remove the accounts' warming schedules.
+    warming = WarmingService(
+        identity, TemporalWarmingSchedules(temporal, settings.temporal_task_queue, settings.platform_queue_prefix)
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -113,20 +126,33 @@ async def build(settings: Settings) -> Container:
         documents=documents,
         souls=SoulService(identity),
         personas=PersonaService(identity),
-        accounts=AccountService(identity, cipher),
-        proxies=ProxyService(identity, cipher, checker),
-        matrix=MatrixService(identity),
+        accounts=AccountService(identity, cipher, on_change=warming.account_changed),
+        proxies=ProxyService(identity, cipher, proxy_health(settings, identity, cipher, on_change=warming.proxy_changed)),
+        matrix=MatrixService(identity, SqlMatrixStore(engine)),
         integrations=IntegrationService(
             identity,
             cipher,
             platform_connectors(settings),
             settings.frontend_url,
             TemporalChannelWorkflows(temporal, settings.temporal_task_queue, settings.token_refresh_margin_s),
+            dev_base=settings.sandbox_url if settings.platform_api == "sandbox" else None,
         ),
         posts=PostService(
             identity,
             post_workflows(temporal, settings),
         ),
         organization=OrganizationService(uows, clock),
+        lifecycle=LifecycleService(
+            identity,
+            TemporalLifecycleWorkflows(temporal, settings.temporal_task_queue),
+            on_access_changed=principal_cache.clear,
+        ),
         temporal=temporal,
+        webhooks=WebhookService(
+            uows,
+            cipher,
+            clock,
+            WebhookNotifier(uows, TemporalWebhookSender(temporal, settings), clock, settings.public_url),
+        ),
+        warming=warming,
     )

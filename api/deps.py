@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.sql.uow import SqlUnitOfWork
 from api.container import Container
@@ -40,17 +39,18 @@ async def get_read_uow(container: ContainerDep) -> AsyncIterator[SqlUnitOfWork]:
 # For endpoints that only read: on SQLite they then never queue for the write lock.
 ReadUowDep = Annotated[SqlUnitOfWork, Depends(get_read_uow)]
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Organization API key")
 
+async def get_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <access token>` or `X-API-Key`.
 
-async def get_principal(
-    container: ContainerDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
-    if bearer is not None:
-        return await container.principals.from_bearer(bearer.credentials)
+    Read straight from the headers in one dependency: FastAPI's security classes as sub-dependencies cost about a
+    tenth of a millisecond per request on every authenticated route. The OpenAPI document still declares both
+    schemes (api/openapi.py)."""
+    container: Container = request.app.state.container
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return await container.principals.from_bearer(token.strip())
+    api_key = request.headers.get("x-api-key")
     if api_key:
         return await container.principals.from_api_key(api_key)
     raise Unauthorized("Send a bearer access token or an X-API-Key header.", code="not_authenticated")

@@ -16,6 +16,7 @@ from domain.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     TooManyRequests,
@@ -32,6 +33,7 @@ _STATUS = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
     TooManyRequests: 429,
     Unavailable: 503,
 }
@@ -42,6 +44,7 @@ _HTTP_CODES = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     409: ("conflict", "Conflict"),
+    410: ("gone", "Gone"),
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("invalid_input", "Invalid input"),

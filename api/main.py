@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.container import Container, build
 from api.routers import (
     accounts,
     api_keys,
     audit,
     auth,
+    export,
     health,
     integrations,
     matrix,
@@ -24,6 +25,8 @@ from api.routers import (
     proxies,
     souls,
     users,
+    warming,
+    webhooks,
 )
 from settings import Settings
 
@@ -51,8 +54,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     errors.install(app)
-    routers = (health, auth, users, api_keys, audit, organization, souls, personas, accounts, proxies, integrations,
-               matrix, posts)  # fmt: skip
+    openapi.install(app)
+    # FastAPI tries routers in this order, each route by its regex, so the resources the frontend reads most come
+    # first (health stays first: probes call it constantly). Prefixes never overlap, so order changes no answer.
+    routers = (health, warming, accounts, souls, posts, matrix, integrations, personas, proxies, auth, users,
+               organization, webhooks, api_keys, audit, export)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     return app

@@ -51,6 +51,11 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    code = "gone"
+    title = "Gone"
+
+
 class TooManyRequests(DomainError):
     code = "too_many_requests"
     title = "Too many requests"

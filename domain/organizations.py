@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.auth import Role
+from domain.identity.risk import OverLimitPolicy
 
 
 class Organization(BaseModel):
@@ -14,6 +15,10 @@ class Organization(BaseModel):
     name: str
     # Publishing through an account that has no proxy assigned: refused unless the organization allows direct calls.
     allow_direct_publishing: bool = False
+    # An account over its risk limits (daily posts, cooldown): its deliveries wait for the next window, or fail.
+    over_limit_policy: OverLimitPolicy = OverLimitPolicy.WAIT
+    # Set when DELETE /axon/organization starts the OrganizationDeletionWorkflow: from then on the API answers 410.
+    deletion_started_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

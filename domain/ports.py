@@ -9,8 +9,10 @@ from typing import Any, Protocol, Self
 
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry, AuditFilter
+from domain.channels.apps import PlatformAppRepository
 from domain.channels.oauth import OAuthStateRepository
 from domain.channels.ports import IntegrationRepository, MappingRepository
+from domain.notifications.ports import WebhookDeliveryRepository, WebhookRepository
 from domain.organizations import Organization, User
 from domain.pagination import Page, PageRequest
 from domain.publishing.ports import DeliveryRepository, PostRepository
@@ -21,6 +23,9 @@ class OrganizationRepository(Protocol):
     async def add(self, organization: Organization) -> None: ...
     async def get(self, organization_id: str) -> Organization | None: ...
     async def update(self, organization: Organization) -> None: ...
+    async def list_ids(self, after: str | None, limit: int) -> list[str]:
+        """Organization ids in id order, after `after`: for work that visits every organization."""
+        ...
 
 
 class UserRepository(Protocol):
@@ -94,9 +99,15 @@ class UnitOfWork(Protocol):
     @property
     def oauth_states(self) -> OAuthStateRepository: ...
     @property
+    def platform_apps(self) -> PlatformAppRepository: ...
+    @property
     def posts(self) -> PostRepository: ...
     @property
     def deliveries(self) -> DeliveryRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request, Response
 
-import sandbox.publishing  # noqa: F401 - registers the publishing routes
+import sandbox.publishing
+import sandbox.warming  # registers the engagement (warming) routes
 from sandbox.config import SandboxConfig
 from sandbox.context import SandboxContext
 from sandbox.control import router as control_router
@@ -35,6 +36,7 @@ def create_app(config: SandboxConfig | None = None, state: SandboxState | None =
             app.include_router(router, prefix=f"/{platform.name}", dependencies=[Depends(fault_gate(platform))])
 
     app.include_router(control_router)
+    app.include_router(sandbox.warming.control_router)
 
     @app.exception_handler(PlatformError)
     async def platform_error(_: Request, exc: PlatformError) -> Response:

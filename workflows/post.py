@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -29,41 +28,10 @@ with workflow.unsafe.imports_passed_through():
         PublishOutcome,
         RefreshResult,
     )
+    from activities.webhooks import EmitRequest, WebhookActivities
+    from domain.notifications.events import EVENT_FOR_STATE
     from domain.publishing.posts import Approval, DeliveryState
-
-
-def platform_queue(platform: str, prefix: str = "") -> str:
-    """Publishing activities of a platform run on their own queue, whose workers cap the platform's rate."""
-    return f"{prefix}platform-{platform}"
-
-
-class PostInput(BaseModel):
-    organization_id: str
-    delivery_id: str
-    platform: str
-    platform_queue: str
-    metrics_offsets_s: list[float] = [3600.0, 86400.0, 7 * 86400.0]
-    publish_attempts: int = 8
-    heartbeat_timeout_s: float = 20.0
-
-
-class PostState(BaseModel):
-    state: DeliveryState
-    publish_date: datetime | None = None
-    approval: Approval = Approval.NOT_REQUIRED
-    error_code: str | None = None
-    last_error: str | None = None
-    external_id: str | None = None
-    url: str | None = None
-    metrics_collected: list[str] = []
-
-
-class RescheduleRequest(BaseModel):
-    publish_date: datetime
-
-
-class Decision(BaseModel):
-    approved: bool
+    from workflows.post_messages import Decision, PostInput, PostState, RescheduleRequest
 
 
 _QUICK = timedelta(seconds=30)
@@ -169,6 +137,7 @@ class PostWorkflow:
                 return await self._finish(ref, DeliveryState.CANCELLED, reason.capitalize(), reason)
         outcome = await self._publish(ref, params)
         if outcome is not None and outcome.state == DeliveryState.PUBLISHED:
+            await self._notify(ref, outcome.state)
             await self._collect_metrics(params)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
@@ -219,10 +188,41 @@ class PostWorkflow:
                 final = DeliveryState.UNCONFIRMED if kind == "Unconfirmed" else DeliveryState.FAILED
                 await self._finish(ref, final, kind, message)
                 return None
+            if outcome.state == DeliveryState.QUEUE and outcome.wait_until and workflow.patched("risk-limits"):
+                try:
+                    go = await self._wait_for_window(outcome)
+                except asyncio.CancelledError:  # cancelled by an operator in the Temporal UI
+                    await self._finish(ref, DeliveryState.CANCELLED, "Cancelled", "cancelled by an operator")
+                    return None
+                if not go:
+                    reason = "rejected" if self._state.approval == Approval.REJECTED else "cancelled"
+                    await self._finish(ref, DeliveryState.CANCELLED, reason.capitalize(), reason)
+                    return None
+                self._set_state(DeliveryState.PUBLISHING)
+                continue
             self._state.external_id = outcome.external_id
             self._state.url = outcome.url
             self._set_state(outcome.state)
             return outcome
+
+    async def _wait_for_window(self, outcome: PublishOutcome) -> bool:
+        """The account is over its risk limits (daily posts, cooldown): back in the QUEUE until the window opens.
+        Meanwhile publish-now tries again at once, reschedule moves the time, cancel stops. True: publish again."""
+        assert outcome.wait_until is not None  # noqa: S101 - the caller checked
+        self._state.error_code = "RiskLimitWait"
+        self._state.last_error = outcome.reason
+        self._state.wait_until = outcome.wait_until
+        self._set_state(DeliveryState.QUEUE)
+        self._changed = False
+        remaining = (outcome.wait_until - workflow.now()).total_seconds()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):  # the window opened
+                await workflow.wait_condition(lambda: self._changed, timeout=timedelta(seconds=remaining))
+        go = await self._wait_until_due()  # a reschedule to a later time waits for it; cancel and reject stop
+        self._state.wait_until = None
+        if go:
+            self._state.error_code = self._state.last_error = None
+        return go
 
     async def _collect_metrics(self, params: PostInput) -> None:
         published_at = workflow.now()
@@ -260,8 +260,27 @@ class PostWorkflow:
                 retry_policy=_QUICK_RETRY,
             )
         self._set_state(state)
+        if record:
+            await self._notify(ref, state)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
+
+    async def _notify(self, ref: DeliveryRef, state: DeliveryState) -> None:
+        """Tell the organization's webhooks of a final state (not of a cancellation: a person did that). Best effort
+        for the delivery, which is decided already; the sending itself is durable, in its own workflow."""
+        event_type = EVENT_FOR_STATE.get(state)
+        if event_type is None or not workflow.patched("webhooks"):
+            return
+        request = EmitRequest(
+            organization_id=ref.organization_id, delivery_id=ref.delivery_id, event_id=str(workflow.uuid4()),
+            event_type=event_type, occurred_at=workflow.now(),
+        )  # fmt: skip
+        with contextlib.suppress(ActivityError):
+            await workflow.execute_activity_method(
+                WebhookActivities.emit, request, start_to_close_timeout=_QUICK,
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
+                                         maximum_attempts=30),
+            )  # fmt: skip
 
     def _set_state(self, state: DeliveryState) -> None:
         self._state.state = state

@@ -21,11 +21,13 @@ from temporalio.client import (
 )
 
 from activities.reconcile import ReconcileRequest
+from workflows.proxy_health import ProxyHealthInput, ProxyHealthWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.retention import RetentionInput, RetentionWorkflow
 
 RETENTION_SCHEDULE_ID = "retention"
 RECONCILE_SCHEDULE_ID = "reconcile-posts"
+PROXY_HEALTH_SCHEDULE_ID = "proxy-health"
 
 
 def reconcile_schedule(task_queue: str, every_s: float) -> Schedule:
@@ -57,6 +59,24 @@ def retention_schedule(task_queue: str, retention_days: int) -> Schedule:
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)], minute=[ScheduleRange(17)])]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=6)),
         state=ScheduleState(note=f"deletes audit records older than {retention_days} days"),
+    )
+
+
+def proxy_health_schedule(task_queue: str, every_s: float) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ProxyHealthWorkflow.run,
+            ProxyHealthInput(),
+            id="proxy-health-run",
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=1),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
+        # A missed run is not worth catching up: the next one tests every proxy again.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+        state=ScheduleState(
+            note="tests every proxy through the check URL; a failed proxy flags its accounts and stops publishing"
+        ),
     )
 
 

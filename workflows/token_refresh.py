@@ -1,6 +1,8 @@
 """TokenRefreshWorkflow (`token-refresh:{integrationId}`): one per channel whose token expires. Sleeps until the
 expiry minus a margin, refreshes, and loops (continue-as-new when history grows). One workflow per channel means
-refreshes of a channel never overlap, so a rotating refresh token is never used twice.
+refreshes of a channel never overlap, so a rotating refresh token is never used twice. A worker killed while a
+refresh is in flight leaves the refresh journaled; the retry then ends the loop with outcome `unknown` (the channel
+needs reconnecting) rather than present a single-use refresh token the platform may already have rotated.
 
 Messages: `refresh_now` (signal) and `stop` (signal); `state` (query)."""
 
@@ -40,6 +42,8 @@ class TokenRefreshState(BaseModel):
 
 
 _TIMEOUT = timedelta(seconds=60)
+# The refresh heartbeats while the platform answers: a killed worker's attempt is retried after this, not _TIMEOUT.
+_HEARTBEAT = timedelta(seconds=10)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
 
 
@@ -93,7 +97,11 @@ class TokenRefreshWorkflow:
             self._refresh_now = False
             self._state.phase = "refreshing"
             outcome: RefreshOutcome = await workflow.execute_activity_method(
-                TokenRefreshActivities.refresh, target, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY
+                TokenRefreshActivities.refresh,
+                target,
+                start_to_close_timeout=_TIMEOUT,
+                heartbeat_timeout=_HEARTBEAT,
+                retry_policy=_RETRY,
             )
             self._state.last_outcome = outcome.outcome
             if outcome.outcome != "refreshed":

@@ -1,19 +1,33 @@
 """Accounts in Firestore: each write moves the soul and proxy back-references and the handle's uniqueness document
-in the same transaction."""
+in the same transaction.
+
+The emulator the tests use does not isolate transactions and keeps the writes made before a failing one. So every
+guarantee rests on `create` (which fails when the document exists, there too): creates come before any other write,
+carry the attempt's tag, and a failed attempt withdraws what it created (on Firestore itself the commit is atomic and
+there is nothing to withdraw)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from google.api_core.exceptions import Conflict as WriteConflict
-from google.cloud.firestore import ArrayRemove, ArrayUnion, AsyncTransaction, async_transactional
+from google.cloud.firestore import (
+    ArrayRemove,
+    ArrayUnion,
+    AsyncDocumentReference,
+    AsyncTransaction,
+    async_transactional,
+)
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
-from adapters.firestore.souls import ACCOUNTS, HANDLES, LINKS, PROXIES, SOULS
+from adapters.firestore.souls import ACCOUNTS, HANDLES, LINK_VERSION, LINKS, PROXIES, SOULS, link_claim_id
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, IntegrationLinked, ReferenceNotFound
+from domain.identity.ports import DuplicateHandle, IntegrationLinked, LinkChanged, ReferenceNotFound
+from domain.identity.proxies import HealthStatus
 from domain.pagination import Page, PageRequest
 
 
@@ -31,21 +45,26 @@ class FirestoreAccountRepository:
     def __init__(self, layout: Layout) -> None:
         self._l = layout
 
-    async def _check_refs(self, tx: AsyncTransaction, account: Account, previous: Account | None) -> None:
+    async def _check_refs(self, tx: AsyncTransaction, account: Account, previous: Account | None) -> Account:
+        """The account as it may be written: its references exist, and `proxy_failed` says whether its proxy is
+        failed (kept from the stored account while the proxy stays the same: the proxy's health check updates it)."""
         org = account.organization_id
         if (previous is None or previous.soul_id != account.soul_id) and not (
             await self._l.doc(org, SOULS, account.soul_id).get(transaction=tx)
         ).exists:
             raise ReferenceNotFound("soulId", "Soul", account.soul_id)
-        if (
-            account.proxy_id
-            and (previous is None or previous.proxy_id != account.proxy_id)
-            and not (await self._l.doc(org, PROXIES, account.proxy_id).get(transaction=tx)).exists
-        ):
-            raise ReferenceNotFound("proxyId", "Proxy", account.proxy_id)
+        proxy_failed = False
+        if account.proxy_id and previous is not None and previous.proxy_id == account.proxy_id:
+            proxy_failed = previous.proxy_failed
+        elif account.proxy_id:
+            proxy = await self._l.doc(org, PROXIES, account.proxy_id).get(transaction=tx)
+            if not proxy.exists:
+                raise ReferenceNotFound("proxyId", "Proxy", account.proxy_id)
+            proxy_failed = (proxy.to_dict() or {}).get("healthStatus") == HealthStatus.FAILED.value
         handle_changed = previous is None or _handle_id(previous) != _handle_id(account)
         if handle_changed and (await self._l.doc(org, HANDLES, _handle_id(account)).get(transaction=tx)).exists:
             raise DuplicateHandle(account.platform.value, account.handle)
+        return account.model_copy(update={"proxy_failed": proxy_failed})
 
     def _link(self, tx: AsyncTransaction, account: Account) -> None:
         org = account.organization_id
@@ -59,20 +78,22 @@ class FirestoreAccountRepository:
         if account.proxy_id:
             tx.update(self._l.doc(org, PROXIES, account.proxy_id), {"assignedAccountIds": ArrayRemove([account.id])})
 
-    async def add(self, account: Account) -> None:
+    async def add(self, account: Account) -> Account:
         @async_transactional
-        async def run(tx: AsyncTransaction) -> None:
-            await self._check_refs(tx, account, None)
+        async def run(tx: AsyncTransaction) -> Account:
+            stored = await self._check_refs(tx, account, None)
             org = account.organization_id
             # `create` fails if the handle document exists, even when a concurrent writer got past the read above.
             tx.create(self._l.doc(org, HANDLES, _handle_id(account)), {"accountId": account.id})
-            tx.create(self._l.doc(org, ACCOUNTS, account.id), to_doc(account))
+            tx.create(self._l.doc(org, ACCOUNTS, account.id), to_doc(stored))
             self._link(tx, account)
+            return stored
 
         try:
-            await run(self._l.client.transaction())
+            result: Account = await run(self._l.client.transaction())
         except WriteConflict as exc:
             raise DuplicateHandle(account.platform.value, account.handle) from exc
+        return result
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
         snap = await self._l.doc(organization_id, ACCOUNTS, account_id).get()
@@ -93,29 +114,70 @@ class FirestoreAccountRepository:
         docs, cursor = await keyset_page(query, page)
         return Page(items=[from_doc(Account, d) for d in docs], next_cursor=cursor)
 
+    async def _free_link(self, tx: AsyncTransaction, organization_id: str, integration_id: str) -> None:
+        """One account per integration: IntegrationLinked when its link document exists."""
+        link = await self._l.doc(organization_id, LINKS, integration_id).get(transaction=tx)
+        if link.exists:
+            raise IntegrationLinked(integration_id, (link.to_dict() or {}).get("accountId"))
+
+    def _change_link(
+        self,
+        tx: AsyncTransaction,
+        account_id: str,
+        organization_id: str,
+        data: dict[str, Any],
+        integration_id: str | None,
+        attempt: str,
+    ) -> int:
+        """The creates of a link change: the claim of the account's next link number, then the integration's link
+        document. The number's previous claim and link document go in `_release_link`, after every create."""
+        version = int(data.get(LINK_VERSION) or 0) + 1
+        tag = {"accountId": account_id, "attempt": attempt}
+        tx.create(self._l.doc(organization_id, LINKS, link_claim_id(account_id, version)), tag)
+        if integration_id:
+            tx.create(self._l.doc(organization_id, LINKS, integration_id), tag)
+        return version
+
+    def _release_link(self, tx: AsyncTransaction, account_id: str, organization_id: str, data: dict[str, Any]) -> None:
+        if data.get(LINK_VERSION):
+            tx.delete(self._l.doc(organization_id, LINKS, link_claim_id(account_id, int(data[LINK_VERSION]))))
+        if data.get("integrationId"):
+            tx.delete(self._l.doc(organization_id, LINKS, data["integrationId"]))
+
+    async def _withdraw(self, organization_id: str, attempt: str) -> None:
+        """Remove what a failed attempt created (only the emulator keeps any of it)."""
+        for kind in (LINKS, HANDLES):
+            query = self._l.collection(organization_id, kind).where(filter=FieldFilter("attempt", "==", attempt))
+            refs: list[AsyncDocumentReference] = [snap.reference async for snap in query.stream()]
+            for ref in refs:
+                await ref.delete()
+
     async def update(self, account: Account) -> Account:
+        attempt = uuid4().hex
+
         @async_transactional
-        async def run(tx: AsyncTransaction) -> None:
+        async def run(tx: AsyncTransaction) -> Account:
             org = account.organization_id
             ref = self._l.doc(org, ACCOUNTS, account.id)
             snap = await ref.get(transaction=tx)
             if not snap.exists:
                 raise NotFound("Account", account.id)
-            previous = from_doc(Account, snap.to_dict() or {})
-            await self._check_refs(tx, account, previous)
-            # The emulator applies the writes before a failing one, so the create that can fail goes first.
+            data = snap.to_dict() or {}
+            previous = from_doc(Account, data)
+            stored = await self._check_refs(tx, account, previous)
+            link_changed = previous.integration_id != account.integration_id
+            if link_changed and account.integration_id:
+                await self._free_link(tx, org, account.integration_id)
+            doc = to_doc(stored)
+            doc[LINK_VERSION] = data.get(LINK_VERSION) or 0
+            # Creates first (see the module's docstring).
+            if link_changed:
+                doc[LINK_VERSION] = self._change_link(tx, account.id, org, data, account.integration_id, attempt)
             if _handle_id(previous) != _handle_id(account):
-                tx.create(self._l.doc(org, HANDLES, _handle_id(account)), {"accountId": account.id})
+                tx.create(self._l.doc(org, HANDLES, _handle_id(account)), {"accountId": account.id, "attempt": attempt})
                 tx.delete(self._l.doc(org, HANDLES, _handle_id(previous)))
-            if previous.integration_id != account.integration_id:
-                # One account per integration: a link document per integration, created (or failing) first.
-                if account.integration_id:
-                    link = await self._l.doc(org, LINKS, account.integration_id).get(transaction=tx)
-                    if link.exists:
-                        raise IntegrationLinked(account.integration_id, (link.to_dict() or {}).get("accountId"))
-                    tx.create(self._l.doc(org, LINKS, account.integration_id), {"accountId": account.id})
-                if previous.integration_id:
-                    tx.delete(self._l.doc(org, LINKS, previous.integration_id))
+            if link_changed:
+                self._release_link(tx, account.id, org, data)
             if previous.soul_id != account.soul_id:
                 tx.update(self._l.doc(org, SOULS, previous.soul_id), {"accountIds": ArrayRemove([account.id])})
                 tx.update(self._l.doc(org, SOULS, account.soul_id), {"accountIds": ArrayUnion([account.id])})
@@ -128,13 +190,92 @@ class FirestoreAccountRepository:
                     tx.update(
                         self._l.doc(org, PROXIES, account.proxy_id), {"assignedAccountIds": ArrayUnion([account.id])}
                     )
-            tx.set(ref, to_doc(account))
+            tx.set(ref, doc)
+            return stored
 
         try:
-            await run(self._l.client.transaction())
+            result: Account = await run(self._l.client.transaction())
         except WriteConflict as exc:  # a concurrent writer took the handle or the integration after our read
+            await self._withdraw(account.organization_id, attempt)
             raise _conflict_for(account) from exc
-        return account
+        return result
+
+    async def set_integration(
+        self,
+        organization_id: str,
+        account_id: str,
+        integration_id: str | None,
+        *,
+        expected: str | None,
+        updated_at: datetime,
+    ) -> Account:
+        attempt = uuid4().hex
+        ref = self._l.doc(organization_id, ACCOUNTS, account_id)
+
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> Account:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFound("Account", account_id)
+            data = snap.to_dict() or {}
+            current = from_doc(Account, data)
+            if current.integration_id == integration_id:  # already as asked
+                return current
+            if current.integration_id != expected:
+                raise LinkChanged(account_id)
+            if integration_id:
+                await self._free_link(tx, organization_id, integration_id)
+            version = self._change_link(tx, account_id, organization_id, data, integration_id, attempt)
+            self._release_link(tx, account_id, organization_id, data)
+            tx.update(ref, {"integrationId": integration_id, "updatedAt": updated_at, LINK_VERSION: version})
+            return current.model_copy(update={"integration_id": integration_id, "updated_at": updated_at})
+
+        try:
+            result: Account = await run(self._l.client.transaction())
+        except WriteConflict as exc:
+            await self._withdraw(organization_id, attempt)
+            now = await self.get(organization_id, account_id)
+            if now is not None and now.integration_id == integration_id:  # a concurrent change made it so
+                return now
+            holder = None
+            if integration_id:
+                link = await self._l.doc(organization_id, LINKS, integration_id).get()
+                holder = (link.to_dict() or {}).get("accountId") if link.exists else None
+            if integration_id and holder not in (None, account_id):
+                raise IntegrationLinked(integration_id, holder) from exc
+            raise LinkChanged(account_id) from exc  # another change of this account's link came first
+        return result
+
+    async def record_warning(
+        self, organization_id: str, account_id: str, *, cooldown_until: datetime, reason: str, updated_at: datetime
+    ) -> Account | None:
+        ref = self._l.doc(organization_id, ACCOUNTS, account_id)
+
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> Account | None:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                return None
+            current = from_doc(Account, snap.to_dict() or {})
+            until: datetime = cooldown_until
+            why: str | None = reason
+            # A longer cooldown already running stays (with its reason).
+            if current.cooldown_until is not None and current.cooldown_until >= cooldown_until:
+                until, why = current.cooldown_until, current.cooldown_reason
+            flagged = current.model_copy(
+                update={
+                    "warning_count": current.warning_count + 1,
+                    "cooldown_until": until,
+                    "cooldown_reason": why,
+                    "updated_at": updated_at,
+                }
+            )
+            fields = ("warningCount", "cooldownUntil", "cooldownReason", "updatedAt")
+            tx.update(ref, {k: v for k, v in to_doc(flagged).items() if k in fields})
+            return flagged
+
+        result: Account | None = await run(self._l.client.transaction())
+        return result
 
     async def delete(self, organization_id: str, account_id: str) -> None:
         @async_transactional
@@ -146,8 +287,7 @@ class FirestoreAccountRepository:
             account = from_doc(Account, snap.to_dict() or {})
             tx.delete(ref)
             tx.delete(self._l.doc(organization_id, HANDLES, _handle_id(account)))
-            if account.integration_id:
-                tx.delete(self._l.doc(organization_id, LINKS, account.integration_id))
+            self._release_link(tx, account_id, organization_id, snap.to_dict() or {})
             self._unlink(tx, account)
 
         await run(self._l.client.transaction())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from google.cloud.firestore import AsyncTransaction, async_transactional
@@ -11,7 +12,15 @@ from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
 from adapters.firestore.souls import ACCOUNTS, PROXIES, SOULS
 from domain.errors import NotFound
 from domain.identity.ports import InUse
-from domain.identity.proxies import HealthUpdate, Proxy, ProxyFilter, apply_health
+from domain.identity.proxies import (
+    HealthRecord,
+    HealthRules,
+    HealthStatus,
+    HealthUpdate,
+    Proxy,
+    ProxyFilter,
+    apply_health,
+)
 from domain.pagination import Page, PageRequest
 
 # Written only by record_health, so an edit of the proxy never overwrites a concurrent health check.
@@ -57,18 +66,30 @@ class FirestoreProxyRepository:
         result: Proxy = await run(self._l.client.transaction())
         return result
 
-    async def record_health(self, organization_id: str, proxy_id: str, update: HealthUpdate) -> Proxy | None:
+    async def record_health(
+        self, organization_id: str, proxy_id: str, update: HealthUpdate, rules: HealthRules
+    ) -> HealthRecord | None:
         @async_transactional
-        async def run(tx: AsyncTransaction) -> Proxy | None:
+        async def run(tx: AsyncTransaction) -> HealthRecord | None:
             ref = self._l.doc(organization_id, PROXIES, proxy_id)
             snap = await ref.get(transaction=tx)
             if not snap.exists:
                 return None
-            checked = apply_health(from_doc(Proxy, snap.to_dict() or {}), update)
+            before = from_doc(Proxy, snap.to_dict() or {})
+            checked = apply_health(before, update, rules)
+            failed = checked.health_status is HealthStatus.FAILED
+            # Read before any write (Firestore's rule for transactions); every check, not only a change, sets the
+            # flag, so the accounts can never stay out of step with their proxy.
+            refs = [self._l.doc(organization_id, ACCOUNTS, a) for a in before.assigned_account_ids]
+            # One read each: AsyncTransaction.get_all awaits an async generator (google-cloud-firestore 2.x).
+            accounts = await asyncio.gather(*(r.get(transaction=tx) for r in refs))
             tx.update(ref, to_doc(checked, exclude=set(Proxy.model_fields) - _HEALTH))
-            return checked
+            for account in accounts:
+                if account.exists and (account.to_dict() or {}).get("proxyFailed", False) != failed:
+                    tx.update(account.reference, {"proxyFailed": failed})
+            return HealthRecord(proxy=checked, previous=before.health_status)
 
-        result: Proxy | None = await run(self._l.client.transaction())
+        result: HealthRecord | None = await run(self._l.client.transaction())
         return result
 
     async def delete(self, organization_id: str, proxy_id: str, *, unassign: bool) -> list[str]:
@@ -90,7 +111,7 @@ class FirestoreProxyRepository:
                     soulIds=souls,
                 )
             for account_id in accounts:
-                tx.update(self._l.doc(organization_id, ACCOUNTS, account_id), {"proxyId": None})
+                tx.update(self._l.doc(organization_id, ACCOUNTS, account_id), {"proxyId": None, "proxyFailed": False})
             for soul_id in souls:
                 tx.update(self._l.doc(organization_id, SOULS, soul_id), {"proxyId": None})
             tx.delete(ref)

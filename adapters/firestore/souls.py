@@ -17,6 +17,13 @@ from domain.pagination import Page, PageRequest
 SOULS, PERSONAS, PROXIES, ACCOUNTS = "souls", "personas", "proxies", "accounts"
 # Uniqueness documents: one per (platform, handle), and one per linked integration.
 HANDLES, LINKS = "accountHandles", "integrationLinks"
+# An account's link changes are numbered (`linkVersion` on the account); the claim of the latest number is kept among
+# the link documents, so two changes made from the same link collide on creating the next one.
+LINK_VERSION = "linkVersion"
+
+
+def link_claim_id(account_id: str, version: int) -> str:
+    return f"{account_id}@{version}"
 
 
 def soul_doc(soul: Soul) -> dict[str, Any]:
@@ -104,6 +111,8 @@ class FirestoreSoulRepository:
                 tx.delete(self._l.doc(organization_id, HANDLES, f"{data['platform']}:{data['handle']}"))
                 if data.get("integrationId"):
                     tx.delete(self._l.doc(organization_id, LINKS, data["integrationId"]))
+                if data.get(LINK_VERSION):
+                    tx.delete(self._l.doc(organization_id, LINKS, link_claim_id(account.id, data[LINK_VERSION])))
                 if data.get("proxyId"):
                     tx.update(self._l.doc(organization_id, PROXIES, data["proxyId"]),
                               {"assignedAccountIds": ArrayRemove([account.id])})  # fmt: skip

@@ -86,11 +86,14 @@ async def send(
 ) -> httpx.Response:
     """One request through a client built for `proxy`; returns a 2xx response or raises a ConnectorError.
 
-    `unsafe` marks a call that creates something (a publish): once the request may have been sent, a timeout or a
-    dropped connection is Unconfirmed rather than Transient, because retrying it blindly could post twice.
+    `unsafe` marks a call that creates something (a publish) or spends something (a refresh, always unsafe): once the
+    request may have been sent, a timeout or a dropped connection is Unconfirmed rather than Transient, because
+    retrying it blindly could post twice or present a spent refresh token.
     `classify(response, body, message)` lets a publishing adapter name its platform's content errors (duplicate,
     spam, ...) before the shared mapping runs; returning None falls through to it."""
     where = _where(method, url)
+    # A refresh spends the refresh token where it rotates: once sent, its outcome matters as a publish's does.
+    unsafe = unsafe or kind == "refresh"
     endpoint = proxy_endpoint(proxy)
     try:
         async with build_client(endpoint, timeout=timeout) as client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,14 @@ class BlueskyConnector:
 
     def __init__(self, endpoints: PlatformEndpoints) -> None:
         self.e = endpoints  # api_base is the PDS (https://bsky.social for most accounts)
+
+    @property
+    def service(self) -> str:
+        return self.e.api_base.rstrip("/")
+
+    def at_service(self, api_base: str) -> BlueskyConnector:
+        """A connector for an account on another PDS (self-hosted, or a PDS other than the default one)."""
+        return BlueskyConnector(replace(self.e, api_base=api_base.rstrip("/")))
 
     def start_authorization(self, *, state: str, redirect_uri: str) -> AuthorizationStart:
         raise NotImplementedError(

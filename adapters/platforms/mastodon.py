@@ -25,6 +25,10 @@ class MastodonConnector:
         self.app_name = app_name
         self.instance = endpoints.api_base.rstrip("/")
 
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return self.e.scopes
+
     def for_instance(self, instance_base_url: str, client_id: str, client_secret: str) -> MastodonConnector:
         """A connector for `instance_base_url` using the app registered there."""
         base = instance_base_url.rstrip("/")

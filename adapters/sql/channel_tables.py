@@ -35,6 +35,9 @@ class IntegrationRow(SQLModel, table=True):
     token_expiration: datetime | None = timestamp_field(nullable=True)
     disabled: bool = False
     refresh_needed: bool = False
+    # A refresh sent and not yet answered: when, and a sha256 prefix of the refresh token presented (never the token).
+    refresh_in_flight_at: datetime | None = timestamp_field(nullable=True)
+    refresh_in_flight_fingerprint: str | None = Field(default=None, max_length=64)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 
@@ -90,6 +93,31 @@ class OAuthStateRow(SQLModel, table=True):
     platform: str = Field(max_length=16)
     redirect_uri: str = Field(max_length=2048)
     code_verifier: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    api_base: str | None = Field(default=None, max_length=2048)
+    account_id: str | None = Field(default=None, max_length=36)
+    soul_id: str | None = Field(default=None, max_length=36)
     created_at: datetime = timestamp_field()
     expires_at: datetime = timestamp_field(index=True)
     used_at: datetime | None = timestamp_field(nullable=True)
+
+
+class PlatformAppRow(SQLModel, table=True):
+    """An app we registered on a platform instance (Mastodon's POST /api/v1/apps): one per instance and redirect
+    URI, shared by every organization connecting accounts of that instance. The client secret is sealed."""
+
+    __tablename__ = "platform_app"
+    __table_args__ = (
+        UniqueConstraint("platform", "api_base", "redirect_uri", name="uq_platform_app_platform_api_base_redirect"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    platform: str = Field(max_length=16)
+    api_base: str = Field(max_length=2048)
+    client_id: str = Field(max_length=255)
+    client_secret: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    scopes: str = Field(max_length=1024)
+    redirect_uri: str = Field(max_length=2048)
+    created_at: datetime = timestamp_field()
+
+
+register(EncryptedColumn(PlatformAppRow.__table__, "client_secret", "platform_apps", field="clientSecret"))  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.sql.channel_tables import IntegrationRow, MappingRow, OAuthStateRow
+from adapters.sql.channel_tables import IntegrationRow, MappingRow, OAuthStateRow, PlatformAppRow
+from domain.channels.apps import PlatformApp
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
 from domain.channels.oauth import OAuthState
@@ -19,10 +20,7 @@ from domain.identity.platforms import Platform
 INTEGRATION: Any = IntegrationRow.__table__  # type: ignore[attr-defined]
 MAPPING: Any = MappingRow.__table__  # type: ignore[attr-defined]
 OAUTH_STATE: Any = OAuthStateRow.__table__  # type: ignore[attr-defined]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+PLATFORM_APP: Any = PlatformAppRow.__table__  # type: ignore[attr-defined]
 
 
 def _integration(row: Any) -> Integration:
@@ -89,28 +87,6 @@ class SqlMappingRepository:
         stmt = select(MAPPING).where(MAPPING.c.id == mapping_id, MAPPING.c.organization_id == organization_id)
         row = (await self._s.execute(stmt)).first()
         return _mapping(row) if row else None
-
-    async def rows_for_souls(
-        self, organization_id: str, soul_ids: list[str], integration_ids: set[str]
-    ) -> list[dict[str, Any]]:
-        """The mappings of a matrix page as plain JSON-ready rows (camelCase): the matrix reads thousands of them."""
-        if not soul_ids:
-            return []
-        stmt = (
-            select(MAPPING)
-            .where(MAPPING.c.organization_id == organization_id, MAPPING.c.soul_id.in_(soul_ids))
-            .order_by(MAPPING.c.soul_id, MAPPING.c.priority.desc(), MAPPING.c.created_at, MAPPING.c.id)
-        )
-        out = []
-        for row in (await self._s.execute(stmt)).all():
-            if row.integration_id not in integration_ids:
-                continue
-            out.append({
-                "id": row.id, "soulId": row.soul_id, "integrationId": row.integration_id, "platform": row.platform,
-                "accountId": row.account_id, "isPrimary": bool(row.is_primary), "priority": row.priority,
-                "notes": row.notes, "createdAt": _iso(row.created_at), "updatedAt": _iso(row.updated_at),
-            })  # fmt: skip
-        return out
 
     async def get_pair(self, organization_id: str, soul_id: str, integration_id: str) -> Mapping | None:
         stmt = select(MAPPING).where(
@@ -188,6 +164,14 @@ class SqlMappingRepository:
         )
         return int(getattr(result, "rowcount", 0))
 
+    async def forget_account(self, organization_id: str, account_id: str) -> int:
+        result = await self._s.execute(
+            update(MAPPING)
+            .where(MAPPING.c.organization_id == organization_id, MAPPING.c.account_id == account_id)
+            .values(account_id=None)
+        )
+        return int(getattr(result, "rowcount", 0))
+
 
 class SqlOAuthStateRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -211,3 +195,33 @@ class SqlOAuthStateRepository:
     async def purge_expired(self, before: datetime) -> int:
         result = await self._s.execute(delete(OAUTH_STATE).where(OAUTH_STATE.c.expires_at < before))
         return int(getattr(result, "rowcount", 0))
+
+
+class SqlPlatformAppRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, app: PlatformApp) -> bool:
+        try:
+            async with self._s.begin_nested():
+                await self._s.execute(insert(PLATFORM_APP).values(app.model_dump()))
+        except IntegrityError:  # registered at the same moment by another request: theirs is the one to use
+            return False
+        return True
+
+    async def get(self, platform: Platform, api_base: str, redirect_uri: str) -> PlatformApp | None:
+        stmt = select(PLATFORM_APP).where(
+            PLATFORM_APP.c.platform == platform.value,
+            PLATFORM_APP.c.api_base == api_base,
+            PLATFORM_APP.c.redirect_uri == redirect_uri,
+        )
+        row = (await self._s.execute(stmt)).first()
+        return PlatformApp.model_validate(dict(row._mapping)) if row else None
+
+    async def for_instance(self, platform: Platform, api_base: str) -> list[PlatformApp]:
+        stmt = (
+            select(PLATFORM_APP)
+            .where(PLATFORM_APP.c.platform == platform.value, PLATFORM_APP.c.api_base == api_base)
+            .order_by(PLATFORM_APP.c.created_at.desc(), PLATFORM_APP.c.id.desc())
+        )
+        return [PlatformApp.model_validate(dict(r._mapping)) for r in (await self._s.execute(stmt)).all()]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
@@ -19,8 +22,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # No reset on return: every transaction is ended by SQLAlchemy's Connection (commit, or rollback on close)
+        # and the raw reads run in autocommit, so the pool's extra rollback would only cost a thread hop per checkout.
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size // 2
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=pool_size // 2,
+            pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -38,6 +48,72 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         return engine.execution_options(sqlite_begin=None)
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+class WriteGate:
+    """Queues this process's SQLite write transactions in arrival order.
+
+    SQLite admits one writer; a writer that finds the lock taken sleeps in the busy handler (1, 2, 5, ... up to 100 ms
+    between polls) even when the lock frees a moment later, so under concurrent writes most of a write's latency was
+    sleep. Waiting here instead hands the lock over as soon as it is released. Other processes still meet at SQLite's
+    own lock under busy_timeout. Re-entrant per task, so a write nested in another (same task) does not wait on
+    itself. Each event loop gets its own lock (tests and tools run several loops)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._holder: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    async def _acquire(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            self._depth += 1
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        await lock.acquire()
+        self._holder, self._depth = task, 1
+
+    def _release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+            self._locks[asyncio.get_running_loop()].release()
+
+
+class _GateHold:
+    def __init__(self, gate: WriteGate | None) -> None:
+        self._gate = gate
+
+    async def __aenter__(self) -> None:
+        if self._gate is not None:
+            await self._gate._acquire()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._gate is not None:
+            self._gate._release()
+
+
+_GATES: weakref.WeakKeyDictionary[Any, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: AsyncEngine) -> WriteGate | None:
+    """The gate shared by every writer on this engine's pool (SQLite only; PostgreSQL writers need none)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    pool = engine.sync_engine.pool  # engines derived with execution_options() share it
+    gate = _GATES.get(pool)
+    if gate is None:
+        gate = _GATES[pool] = WriteGate()
+    return gate
+
+
+def gated(gate: WriteGate | None) -> _GateHold:
+    return _GateHold(gate)
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -111,11 +111,16 @@ class AccountRow(SQLModel, table=True):
     credentials: dict[str, Any] = _json()
     backup_codes_count: int = 0
     proxy_id: str | None = _ref("proxy.id")
+    proxy_failed: bool = False
     # Unique: an integration links to at most one account (NULLs do not collide).
     integration_id: str | None = Field(default=None, max_length=36, unique=True)
     metrics: dict[str, Any] = _json()
     warming_config: dict[str, Any] = _json()
     last_activity_at: datetime | None = timestamp_field(nullable=True)
+    daily_post_limit: int | None = None
+    cooldown_until: datetime | None = timestamp_field(nullable=True)
+    cooldown_reason: str | None = Field(default=None, max_length=200)
+    warning_count: int = 0
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

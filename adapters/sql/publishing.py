@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 
 from adapters.sql.publishing_tables import DeliveryRow, PostRow
 from domain.pagination import Cursor, Page, PageRequest
@@ -102,21 +102,70 @@ class SqlDeliveryRepository:
         await self._s.execute(update(DELIVERY).where(DELIVERY.c.id == delivery.id).values(values))
 
     async def claim(self, delivery_id: str, now: datetime) -> Delivery | None:
-        # One UPDATE: on PostgreSQL it waits for a concurrent edit holding the row, then re-checks the state.
-        result = await self._s.execute(
+        # One UPDATE ... RETURNING: on PostgreSQL it waits for a concurrent edit holding the row, then re-checks the
+        # state; one statement, so the claim costs a single round trip inside the publish transaction.
+        row = (
+            await self._s.execute(
+                update(DELIVERY)
+                .where(DELIVERY.c.id == delivery_id, DELIVERY.c.state.in_(_UNFINISHED))
+                .values(
+                    state=DeliveryState.PUBLISHING.value,
+                    attempts=DELIVERY.c.attempts + 1,
+                    first_attempt_at=func.coalesce(DELIVERY.c.first_attempt_at, now),
+                    updated_at=now,
+                )
+                .returning(*DELIVERY.c)
+            )
+        ).first()
+        return _delivery(row) if row else None
+
+    async def count_for_limit(self, organization_id: str, account_id: str, since: datetime, claimed: Delivery) -> int:
+        claimed_before = or_(
+            DELIVERY.c.updated_at < claimed.updated_at,
+            and_(DELIVERY.c.updated_at == claimed.updated_at, DELIVERY.c.id < claimed.id),
+        )
+        stmt = select(func.count()).where(
+            DELIVERY.c.account_id == account_id,
+            DELIVERY.c.organization_id == organization_id,
+            or_(
+                and_(DELIVERY.c.state == DeliveryState.PUBLISHED.value, DELIVERY.c.published_at >= since),
+                and_(DELIVERY.c.state == DeliveryState.PUBLISHING.value, DELIVERY.c.id != claimed.id, claimed_before),
+            ),
+        )
+        return int((await self._s.execute(stmt)).scalar_one())
+
+    async def release(
+        self, delivery_id: str, state: DeliveryState, error_code: str, message: str | None, now: datetime
+    ) -> None:
+        # SET expressions read the row as the claim left it: its attempt is taken back, and a first attempt time
+        # that this claim set goes with it.
+        await self._s.execute(
             update(DELIVERY)
-            .where(DELIVERY.c.id == delivery_id, DELIVERY.c.state.in_(_UNFINISHED))
+            .where(DELIVERY.c.id == delivery_id, DELIVERY.c.state == DeliveryState.PUBLISHING.value)
             .values(
-                state=DeliveryState.PUBLISHING.value,
-                attempts=DELIVERY.c.attempts + 1,
-                first_attempt_at=func.coalesce(DELIVERY.c.first_attempt_at, now),
+                state=state.value,
+                attempts=DELIVERY.c.attempts - 1,
+                first_attempt_at=case((DELIVERY.c.attempts <= 1, None), else_=DELIVERY.c.first_attempt_at),
+                error_code=error_code,
+                last_error=message,
                 updated_at=now,
             )
         )
-        if result.rowcount != 1:
-            return None
-        row = (await self._s.execute(select(DELIVERY).where(DELIVERY.c.id == delivery_id))).first()
-        return _delivery(row) if row else None
+
+    async def mark_published(self, delivery_id: str, external_id: str, url: str | None, now: datetime) -> None:
+        await self._s.execute(
+            update(DELIVERY)
+            .where(DELIVERY.c.id == delivery_id)
+            .values(
+                state=DeliveryState.PUBLISHED.value,
+                external_id=external_id,
+                url=url,
+                published_at=func.coalesce(DELIVERY.c.published_at, now),
+                last_error=None,
+                error_code=None,
+                updated_at=now,
+            )
+        )
 
     async def record_journal(self, delivery_id: str, journal: dict[str, str], now: datetime) -> None:
         await self._s.execute(

@@ -43,6 +43,8 @@ class DeliveryRow(SQLModel, table=True):
         # The reconciler's question: which unfinished deliveries are due?
         Index("ix_delivery_state_publish_date", "state", "publish_date"),
         Index("ix_delivery_org_integration", "organization_id", "integration_id"),
+        # The publish activity counts an account's deliveries of the day (risk limits) while it claims one.
+        Index("ix_delivery_account_state", "account_id", "state", "published_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

@@ -46,6 +46,12 @@ class SqlOrganizationRepository:
                 setattr(row, name, value)
             await self._s.flush()
 
+    async def list_ids(self, after: str | None, limit: int) -> list[str]:
+        stmt = select(OrganizationRow.id).order_by(OrganizationRow.id).limit(limit)  # type: ignore[call-overload]
+        if after is not None:
+            stmt = stmt.where(col(OrganizationRow.id) > after)
+        return list((await self._s.execute(stmt)).scalars())
+
 
 def _user(row: UserRow) -> User:
     return User.model_validate(row, from_attributes=True)

@@ -36,6 +36,8 @@ class OrganizationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200)
     allow_direct_publishing: bool = False
+    over_limit_policy: str = Field(default="wait", max_length=8)
+    deletion_started_at: datetime | None = timestamp_field(nullable=True)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

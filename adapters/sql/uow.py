@@ -5,8 +5,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.sql.channels import SqlIntegrationRepository, SqlMappingRepository, SqlOAuthStateRepository
-from adapters.sql.engine import WRITE, session_factory
+from adapters.sql.channels import (
+    SqlIntegrationRepository,
+    SqlMappingRepository,
+    SqlOAuthStateRepository,
+    SqlPlatformAppRepository,
+)
+from adapters.sql.engine import WRITE, WriteGate, gated, session_factory, write_gate
 from adapters.sql.publishing import SqlDeliveryRepository, SqlPostRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
@@ -16,6 +21,7 @@ from adapters.sql.repositories import (
     SqlRefreshTokenRepository,
     SqlUserRepository,
 )
+from adapters.sql.webhooks import SqlWebhookDeliveryRepository, SqlWebhookRepository
 
 
 class SqlUnitOfWork:
@@ -31,13 +37,18 @@ class SqlUnitOfWork:
     integrations: SqlIntegrationRepository
     mappings: SqlMappingRepository
     oauth_states: SqlOAuthStateRepository
+    platform_apps: SqlPlatformAppRepository
     posts: SqlPostRepository
     deliveries: SqlDeliveryRepository
+    webhooks: SqlWebhookRepository
+    webhook_deliveries: SqlWebhookDeliveryRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: WriteGate | None = None) -> None:
         self._sessions = sessions
+        self._gate = gated(gate)
 
     async def __aenter__(self) -> Self:
+        await self._gate.__aenter__()
         self.session = self._sessions()
         self.organizations = SqlOrganizationRepository(self.session)
         self.users = SqlUserRepository(self.session)
@@ -48,8 +59,11 @@ class SqlUnitOfWork:
         self.integrations = SqlIntegrationRepository(self.session)
         self.mappings = SqlMappingRepository(self.session)
         self.oauth_states = SqlOAuthStateRepository(self.session)
+        self.platform_apps = SqlPlatformAppRepository(self.session)
         self.posts = SqlPostRepository(self.session)
         self.deliveries = SqlDeliveryRepository(self.session)
+        self.webhooks = SqlWebhookRepository(self.session)
+        self.webhook_deliveries = SqlWebhookDeliveryRepository(self.session)
         return self
 
     async def __aexit__(
@@ -58,7 +72,10 @@ class SqlUnitOfWork:
         try:
             await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                await self._gate.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -72,17 +89,21 @@ class SqlUnitOfWorkFactory:
     read-then-write transactions queue instead of failing with "database is locked"); `uows.reading()` for reads."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], read_sessions: async_sessionmaker[AsyncSession] | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
+        self._gate = gate
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-        return cls(session_factory(engine.execution_options(**WRITE)), session_factory(engine))
+        return cls(session_factory(engine.execution_options(**WRITE)), session_factory(engine), write_gate(engine))
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._gate)
 
     def reading(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._read_sessions)

@@ -3,6 +3,7 @@ and translate its update rejections into the domain's errors."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from domain.publishing.posts import Delivery, DeliveryState, workflow_id
 from domain.publishing.workflows import WorkflowGone
 from settings import Settings
 from workflows import search_attributes as sa
-from workflows.post import Decision, PostInput, PostWorkflow, RescheduleRequest, platform_queue
+from workflows.post import PostWorkflow
+from workflows.post_messages import Decision, PostInput, RescheduleRequest, platform_queue
 
 
 class TemporalPostWorkflows:
@@ -98,6 +100,14 @@ class TemporalPostWorkflows:
                 return False
             raise
         return description.status == WorkflowExecutionStatus.RUNNING
+
+    async def wait_closed(self, delivery: Delivery, within_s: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + within_s
+        while await self.is_running(delivery):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.2)
+        return True
 
     async def _update(self, delivery: Delivery, update: Any, arg: Any) -> None:
         handle = self._client.get_workflow_handle(workflow_id(delivery.post_id, delivery.integration_id))

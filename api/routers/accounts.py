@@ -49,6 +49,13 @@ class AccountFields(ApiInput):
     metrics: Json | None = None
     warming_config: Json | None = None
     last_activity_at: AwareDatetime | None = None
+    daily_post_limit: Annotated[
+        int | None, Field(ge=1, le=10000, description="Posts a day at most; null: no limit")
+    ] = None
+    cooldown_until: AwareDatetime | None = Field(
+        default=None, description="No posting before this time (owners and admins; null clears the cooldown)"
+    )
+    warning_count: Annotated[int | None, Field(ge=0, le=1_000_000, description="Owners and admins (0 clears)")] = None
 
 
 class AccountIn(AccountFields):
@@ -93,10 +100,17 @@ class AccountOut(ApiModel):
     status: AccountStatus
     credentials: CredentialSummary
     proxy_id: str | None
+    proxy_failed: bool = Field(
+        description="The assigned proxy failed its health checks: publishing through it is refused until it passes one"
+    )
     integration_id: str | None
     metrics: dict[str, Any]
     warming_config: dict[str, Any]
     last_activity_at: datetime | None
+    daily_post_limit: int | None = Field(description="Posts a day at most, in the day of the soul's Persona timezone")
+    cooldown_until: datetime | None = Field(description="No posting before this time")
+    cooldown_reason: str | None = Field(description="Why the account cools down")
+    warning_count: int = Field(description="How many times a platform flagged the account (rate limits, spam)")
     created_at: datetime
     updated_at: datetime
 
@@ -115,7 +129,7 @@ class TotpOut(ApiModel):
     valid_for_seconds: int
 
 
-_NOT_NULL = ("soul_id", "platform", "handle", "status", "metrics", "warming_config", "credentials")
+_NOT_NULL = ("soul_id", "platform", "handle", "status", "metrics", "warming_config", "credentials", "warning_count")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountOut)

@@ -1,12 +1,13 @@
-"""Integrations (`/integrations`, the PRD's Postiz-compatible paths): connect a channel over OAuth, list, remove."""
+"""Integrations (`/integrations`, the PRD's Postiz-compatible paths): connect a channel (OAuth; Bluesky with an app
+password; Mastodon on the user's own instance), list, remove."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
-from pydantic import Field
+from fastapi import APIRouter, Path, Query, status
+from pydantic import Field, SecretStr
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal
 from api.schemas import ApiInput, ApiModel
@@ -43,8 +44,13 @@ async def list_integrations(principal: CurrentPrincipal, container: ContainerDep
 
 
 Provider = Annotated[
-    str, Path(max_length=32, description="x, linkedin, facebook, instagram, tiktok, threads, mastodon")
+    str,
+    Path(
+        max_length=32,
+        description="x, linkedin, facebook, instagram, tiktok, threads, mastodon (bluesky has its own connect)",
+    ),
 ]
+Ref = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class AuthorizeOut(ApiModel):
@@ -57,11 +63,51 @@ class ConnectIn(ApiInput):
     state: Annotated[str, Field(min_length=1, max_length=512)]
 
 
+class AppPasswordConnectIn(ApiInput):
+    identifier: Annotated[str, Field(min_length=1, max_length=512, description="Handle, DID or e-mail address")]
+    # SecretStr: never in a repr, a log line or an error's echo of the input.
+    app_password: Annotated[SecretStr, Field(min_length=1, max_length=256)]
+    service: Annotated[str, Field(max_length=2048)] | None = Field(
+        default=None, description="The account's PDS, e.g. https://bsky.social (the default)"
+    )
+    account_id: Ref | None = Field(default=None, description="Sign in through this account's proxy")
+    soul_id: Ref | None = Field(default=None, description="Sign in through this soul's default proxy")
+
+
 @router.get("/social/{provider}", response_model=AuthorizeOut)
-async def authorize_url(provider: Provider, principal: CurrentPrincipal, container: ContainerDep) -> AuthorizeOut:
-    """Where to send the user to approve; the state is single-use and expires in ten minutes."""
-    url, state = await container.integrations.start(principal, provider)
+async def authorize_url(
+    provider: Provider,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    instance: Annotated[str | None, Query(max_length=2048, description="Mastodon: the user's instance")] = None,
+    account_id: Annotated[
+        str | None, Query(alias="accountId", max_length=64, description="Connect through this account's proxy")
+    ] = None,
+    soul_id: Annotated[
+        str | None, Query(alias="soulId", max_length=64, description="Connect through this soul's default proxy")
+    ] = None,
+) -> AuthorizeOut:
+    """Where to send the user to approve; the state is single-use, expires in ten minutes, and carries the
+    instance (Mastodon, whose app is registered there on first use) and the account or soul whose proxy the code
+    exchange will go through."""
+    url, state = await container.integrations.start(
+        principal, provider, instance=instance, account_id=account_id, soul_id=soul_id
+    )
     return AuthorizeOut(url=url, state=state)
+
+
+# Declared before the OAuth connect: FastAPI takes the first matching route.
+@router.post("/social/bluesky/connect", response_model=IntegrationOut)
+async def connect_with_app_password(
+    body: AppPasswordConnectIn, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
+) -> IntegrationOut:
+    """Bluesky: sign in with an app password (created at bsky.app → Settings → App passwords). Only the session's
+    tokens are kept; the app password is used for this one sign-in."""
+    integration = await container.integrations.connect_with_app_password(
+        principal, "bluesky", body.identifier, body.app_password.get_secret_value(), service=body.service,
+        account_id=body.account_id, soul_id=body.soul_id, ip=ip,
+    )  # fmt: skip
+    return IntegrationOut.of(integration)
 
 
 @router.post("/social/{provider}/connect", response_model=IntegrationOut)

@@ -115,6 +115,8 @@ _HINTS = {
     "InvalidContent": "The platform refused the content: change it in a new post.",
     "RateLimited": "The platform kept rate limiting: retry later.",
     "Transient": "The platform could not be reached: retry.",
+    "RiskLimit": "The account is over its risk limits (daily post limit or cooldown): retry once the window the "
+    "error names has opened, or change the account's limits.",
 }
 
 
@@ -130,6 +132,8 @@ def _delivery_out(delivery: Delivery) -> DeliveryOut:
     out = DeliveryOut.model_validate(delivery)
     if delivery.state in (DeliveryState.FAILED, DeliveryState.UNCONFIRMED):
         out.hint = _HINTS.get(delivery.error_code or "", "Retry, or check the error.")
+    elif delivery.state == DeliveryState.QUEUE and delivery.error_code == "RiskLimitWait":
+        out.hint = delivery.last_error  # waiting for the account's risk limits: until when, and why
     return out
 
 

@@ -185,7 +185,9 @@ async def delete_proxy(
 
 @router.post("/{proxy_id}/test", response_model=ProxyTestOut)
 async def test_proxy(proxy_id: ProxyId, principal: CurrentPrincipal, container: ContainerDep) -> ProxyTestOut:
-    """Connect through the proxy to the check URL; records the outcome in the health fields."""
+    """Connect through the proxy to the check URL and record the outcome, under the same rules as the `proxy-health`
+    schedule: a failed test makes the proxy `degraded`, PROXY_FAILURES_TO_FAIL (default 2) in a row make it `failed`
+    (its accounts get `proxyFailed`, publishing through it is refused); a passing test makes it usable again."""
     outcome, proxy = await container.proxies.test(principal, proxy_id)
     return ProxyTestOut(ok=outcome.ok, latency_ms=outcome.latency_ms, exit_ip=outcome.exit_ip, error=outcome.error,
                         proxy=ProxyOut.of(proxy))  # fmt: skip

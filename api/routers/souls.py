@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
@@ -88,12 +89,35 @@ async def update_soul(
     return SoulOut.of(await container.souls.update(principal, soul_id, changes))
 
 
-@router.delete("/{soul_id}", status_code=status.HTTP_204_NO_CONTENT)
+class SoulDeletionOut(ApiModel):
+    workflow_id: str = Field(
+        description="The SoulDeletionWorkflow (`soul-deletion:{soulId}`), visible in the Temporal UI"
+    )
+    status: SoulStatus = SoulStatus.DELETING
+
+
+@router.delete(
+    "/{soul_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses={
+        202: {"model": SoulDeletionOut, "description": "Deleting in the background: accounts, mappings, posts"},
+        204: {"description": "Deleted (it had nothing attached)"},
+        409: {"description": "It has accounts, mappings or posts and cascade is false"},
+    },
+)
 async def delete_soul(
     soul_id: SoulId,
     principal: CurrentPrincipal,
     container: ContainerDep,
     ip: ClientIp,
-    cascade: Annotated[bool, Query(description="Also delete the soul's accounts")] = False,
-) -> None:
-    await container.souls.delete(principal, soul_id, cascade=cascade, ip=ip)
+    cascade: Annotated[bool, Query(description="Also delete the soul's accounts, mappings and posts")] = False,
+) -> Response:
+    """A soul with nothing attached is deleted at once (204). With accounts, mappings or posts: 409 unless
+    `cascade=true`, which turns it `deleting` and starts the SoulDeletionWorkflow (202); until that finishes the
+    soul takes no new posts, mappings or changes (409). Repeating the call on a `deleting` soul resumes its deletion."""
+    deletion = await container.lifecycle.delete_soul(principal, soul_id, cascade=cascade, ip=ip)
+    if deletion.workflow_id is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    body = SoulDeletionOut(workflow_id=deletion.workflow_id).model_dump(mode="json", by_alias=True)
+    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from domain.identity.platforms import Platform
 
@@ -108,6 +108,41 @@ class PlatformConnector(Protocol):
     async def refresh(self, *, refresh_token: str, proxy: ProxySpec | None) -> TokenSet: ...
     async def revoke(self, *, token: str, proxy: ProxySpec | None) -> None: ...
     async def profile(self, *, access_token: str, proxy: ProxySpec | None) -> PlatformProfile: ...
+
+
+@runtime_checkable
+class ServiceConnector(PlatformConnector, Protocol):
+    """A platform signed in with an identifier and an app password on the account's own service (Bluesky's PDS).
+    Its sessions are ended (revoked) with the refresh token, not the access token."""
+
+    @property
+    def service(self) -> str:
+        """The service (PDS) this connector talks to."""
+        ...
+
+    async def create_session(
+        self, identifier: str, app_password: str, proxy: ProxySpec | None
+    ) -> tuple[TokenSet, PlatformProfile]: ...
+    def at_service(self, api_base: str) -> ServiceConnector:
+        """The same connector, talking to another service (PDS)."""
+        ...
+
+
+@runtime_checkable
+class InstanceConnector(PlatformConnector, Protocol):
+    """A platform of many instances, where we register an app on each (Mastodon)."""
+
+    instance: str  # the instance this connector talks to (the default one, unless made by for_instance)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """What an app registered by register_app asks for."""
+        ...
+
+    async def register_app(
+        self, instance_base_url: str, redirect_uri: str, proxy: ProxySpec | None
+    ) -> tuple[str, str]: ...
+    def for_instance(self, instance_base_url: str, client_id: str, client_secret: str) -> InstanceConnector: ...
 
 
 class ChannelWorkflows(Protocol):

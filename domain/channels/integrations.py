@@ -25,6 +25,11 @@ class Integration(BaseModel):
     token_expiration: datetime | None = None
     disabled: bool = False
     refresh_needed: bool = False
+    # The refresh journal: set just before a refresh request is sent, cleared when its answer is known. A fingerprint of
+    # the refresh token being presented (never the token): an attempt that finds it knows its predecessor may have
+    # spent that token at the platform without our learning the new one.
+    refresh_in_flight_at: datetime | None = None
+    refresh_in_flight_fingerprint: str | None = None
     created_at: datetime
     updated_at: datetime
 

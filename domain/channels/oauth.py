@@ -19,6 +19,11 @@ class OAuthState(BaseModel):
     platform: Platform
     redirect_uri: str
     code_verifier: dict[str, str] | None = None  # sealed
+    # Per-instance platforms (Mastodon): the instance whose app the code is for.
+    api_base: str | None = None
+    # Whose proxy the code exchange and profile calls go through: the account's (else its soul's), or the soul's.
+    account_id: str | None = None
+    soul_id: str | None = None
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from domain.channels.integrations import Integration
@@ -25,12 +28,6 @@ class MappingRepository(Protocol):
         ...
 
     async def get(self, organization_id: str, mapping_id: str) -> Mapping | None: ...
-    async def rows_for_souls(
-        self, organization_id: str, soul_ids: list[str], integration_ids: set[str]
-    ) -> list[dict[str, Any]]:
-        """Read model for the matrix: JSON-ready rows (camelCase) of the souls' mappings to these integrations."""
-        ...
-
     async def get_pair(self, organization_id: str, soul_id: str, integration_id: str) -> Mapping | None: ...
     async def for_souls(self, organization_id: str, soul_ids: list[str]) -> list[Mapping]: ...
     async def for_integration(self, organization_id: str, integration_id: str) -> list[Mapping]: ...
@@ -41,3 +38,59 @@ class MappingRepository(Protocol):
     async def set_account(self, organization_id: str, integration_id: str, account_id: str | None) -> int:
         """Fill (or clear) account_id on every mapping of the integration; returns how many changed."""
         ...
+
+    async def forget_account(self, organization_id: str, account_id: str) -> int:
+        """Clear account_id on every mapping that names the account (being deleted); returns how many changed."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewMapping:
+    """A mapping to create, its soul and account checked: the store takes the platform (and, unless told, whether it
+    is primary) from the integration and the soul's other mappings at the moment it writes."""
+
+    id: str
+    organization_id: str
+    soul_id: str
+    integration_id: str
+    account_id: str | None
+    priority: int
+    notes: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MatrixChannels:
+    """The channel side of a matrix page: the integrations shown, and each soul's mappings to them as JSON, ready to
+    embed (the objects of the soul's `mappings` array, comma-separated; a soul without mappings is absent)."""
+
+    integrations: list[Integration]
+    mappings: dict[str, str]
+
+
+class MatrixStore(Protocol):
+    """The Matrix's hot paths, each one statement or one short transaction of its own (outside any unit of work):
+    callers check souls and accounts in the document store before writing."""
+
+    async def channels(
+        self, organization_id: str, soul_ids: Sequence[str], *, platform: Platform | None, connected_only: bool
+    ) -> MatrixChannels: ...
+    async def integration(self, organization_id: str, integration_id: str) -> Integration | None:
+        """The integration without its tokens."""
+        ...
+
+    async def get(self, organization_id: str, mapping_id: str) -> Mapping | None: ...
+    async def pair(self, organization_id: str, soul_id: str, integration_id: str) -> str | None:
+        """The id of the soul's mapping to the integration, if any."""
+        ...
+
+    async def add(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
+        """None when nothing was added: the pair is mapped already, or the organization has no such integration.
+        `primary` None: primary when the soul has none on the platform; True: the other primary is demoted at once."""
+        ...
+
+    async def update(
+        self, organization_id: str, mapping_id: str, changes: dict[str, Any], at: datetime
+    ) -> Mapping | None: ...
+    async def delete(self, organization_id: str, mapping_id: str) -> bool: ...
+    async def delete_pair(self, organization_id: str, soul_id: str, integration_id: str) -> bool: ...

@@ -45,10 +45,18 @@ class Account(BaseModel):
     credentials: dict[str, SealedValue] = Field(default_factory=dict)
     backup_codes_count: int = 0
     proxy_id: str | None = None
+    # Set by the stores, never by a caller: the assigned proxy failed its health checks (see domain/identity/proxies).
+    proxy_failed: bool = False
     integration_id: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     warming_config: dict[str, Any] = Field(default_factory=dict)
     last_activity_at: datetime | None = None
+    # Risk limits (domain/identity/risk.py): posts a day (None: no limit), no posting before `cooldown_until`, and
+    # how many times a platform flagged the account (rate limits, spam).
+    daily_post_limit: int | None = None
+    cooldown_until: datetime | None = None
+    cooldown_reason: str | None = None
+    warning_count: int = 0
     created_at: datetime
     updated_at: datetime
 

@@ -1,6 +1,7 @@
 """Repository contracts of the document side, one per aggregate. Each method is atomic on its own (a SQL
 transaction, a Firestore transaction), and keeps `soul.account_ids` and `proxy.assigned_account_ids` equal to the
-accounts' `soul_id` and `proxy_id`.
+accounts' `soul_id` and `proxy_id`, and `account.proxy_failed` equal to whether the account's proxy is failed (so
+accounts moved onto or off a failed proxy are flagged or cleared in the same step).
 
 References given in a body (a soul's persona, an account's soul or proxy) that do not exist in the organization raise
 `ReferenceNotFound`; removals that something still uses raise `InUse` naming what blocks them.
@@ -8,12 +9,13 @@ References given in a body (a soul's persona, an account's soul or proxy) that d
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from domain.errors import Conflict, InvalidInput
 from domain.identity.accounts import Account, AccountFilter
 from domain.identity.personas import Persona
-from domain.identity.proxies import HealthUpdate, Proxy, ProxyFilter
+from domain.identity.proxies import HealthRecord, HealthRules, HealthUpdate, Proxy, ProxyFilter
 from domain.identity.souls import Soul, SoulFilter
 from domain.pagination import Page, PageRequest
 
@@ -49,6 +51,14 @@ class IntegrationLinked(Conflict):
         )
 
 
+class LinkChanged(Conflict):
+    def __init__(self, account_id: str) -> None:
+        super().__init__(
+            f"The channel link of account {account_id!r} changed at the same moment; reload and retry.",
+            code="concurrent_change",
+        )
+
+
 class SoulRepository(Protocol):
     async def add(self, soul: Soul) -> None: ...
     async def get(self, organization_id: str, soul_id: str) -> Soul | None: ...
@@ -70,11 +80,35 @@ class PersonaRepository(Protocol):
 
 
 class AccountRepository(Protocol):
-    async def add(self, account: Account) -> None: ...
+    async def add(self, account: Account) -> Account:
+        """Store the account; returns it as stored (`proxy_failed` set from its proxy)."""
+        ...
+
     async def get(self, organization_id: str, account_id: str) -> Account | None: ...
     async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]: ...
     async def update(self, account: Account) -> Account:
         """Replace the account; moving it to another soul or proxy moves the back-references in the same step."""
+        ...
+
+    async def set_integration(
+        self,
+        organization_id: str,
+        account_id: str,
+        integration_id: str | None,
+        *,
+        expected: str | None,
+        updated_at: datetime,
+    ) -> Account:
+        """Link the account to the integration (None: unlink) if it is still linked to `expected`, in one atomic step:
+        of concurrent changes from one link, one wins and the others raise LinkChanged. IntegrationLinked when
+        another account holds the integration; NotFound when the account is gone."""
+        ...
+
+    async def record_warning(
+        self, organization_id: str, account_id: str, *, cooldown_until: datetime, reason: str, updated_at: datetime
+    ) -> Account | None:
+        """A platform flagged the account (risk limits): one more warning, and a cooldown until `cooldown_until`
+        unless a longer one runs already; in one atomic step. None when the account is gone."""
         ...
 
     async def delete(self, organization_id: str, account_id: str) -> None: ...
@@ -85,7 +119,13 @@ class ProxyRepository(Protocol):
     async def get(self, organization_id: str, proxy_id: str) -> Proxy | None: ...
     async def find(self, organization_id: str, filters: ProxyFilter, page: PageRequest) -> Page[Proxy]: ...
     async def update(self, proxy: Proxy) -> Proxy: ...
-    async def record_health(self, organization_id: str, proxy_id: str, update: HealthUpdate) -> Proxy | None: ...
+    async def record_health(
+        self, organization_id: str, proxy_id: str, update: HealthUpdate, rules: HealthRules
+    ) -> HealthRecord | None:
+        """Apply one check to the proxy (None if it is gone) and, in the same step, set `proxy_failed` on its
+        accounts to whether it is failed now."""
+        ...
+
     async def delete(self, organization_id: str, proxy_id: str, *, unassign: bool) -> list[str]:
         """Delete the proxy; with `unassign` clear it from accounts and souls using it (returning the account ids)."""
         ...

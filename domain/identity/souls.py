@@ -6,11 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.errors import Conflict, InvalidInput
+
 
 class SoulStatus(enum.StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"
     SUSPENDED = "suspended"
+    # Set by DELETE while the SoulDeletionWorkflow removes what the soul has; never set by a client.
+    DELETING = "deleting"
 
 
 class Soul(BaseModel):
@@ -27,6 +31,27 @@ class Soul(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
+
+
+class SoulDeleting(Conflict):
+    def __init__(self, soul_id: str) -> None:
+        super().__init__(f"Soul {soul_id!r} is being deleted.", code="soul_deleting")
+
+
+def ensure_accepts_work(soul: Soul) -> None:
+    """A soul being deleted takes no new posts, mappings or changes: the deletion workflow would miss them."""
+    if soul.status is SoulStatus.DELETING:
+        raise SoulDeleting(soul.id)
+
+
+def settable_status(status: SoulStatus) -> SoulStatus:
+    if status == SoulStatus.DELETING:
+        raise InvalidInput(
+            "status 'deleting' is set by DELETE /axon/souls/{id}, not by a client.",
+            field="status",
+            code="status_not_settable",
+        )
+    return status
 
 
 class SoulFilter(BaseModel):

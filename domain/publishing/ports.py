@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.pagination import Page, PageRequest
-from domain.publishing.posts import Delivery, Post, PostFilter
+from domain.publishing.posts import Delivery, DeliveryState, Post, PostFilter
 
 
 class PostRepository(Protocol):
@@ -28,6 +28,22 @@ class DeliveryRepository(Protocol):
     async def claim(self, delivery_id: str, now: datetime) -> Delivery | None:
         """Move a QUEUE (or interrupted PUBLISHING) delivery to PUBLISHING, count the attempt and keep the time of
         the first one; None when the delivery is in another state (published, cancelled, ...)."""
+        ...
+
+    async def count_for_limit(self, organization_id: str, account_id: str, since: datetime, claimed: Delivery) -> int:
+        """The daily post limit's count for the `claimed` delivery: the account's deliveries published since `since`
+        plus those being published now that were claimed before it (of concurrent claims, the first goes)."""
+        ...
+
+    async def release(
+        self, delivery_id: str, state: DeliveryState, error_code: str, message: str | None, now: datetime
+    ) -> None:
+        """Undo a claim that must not publish (risk limits): the attempt is taken back; the delivery goes to `state`
+        with the reason."""
+        ...
+
+    async def mark_published(self, delivery_id: str, external_id: str, url: str | None, now: datetime) -> None:
+        """PUBLISHED with the platform's id and URL; the first published time is kept (a lookup may find it again)."""
         ...
 
     async def record_journal(self, delivery_id: str, journal: dict[str, str], now: datetime) -> None: ...

@@ -1,18 +1,21 @@
 """The Matrix: mapping Souls to Integrations, with one primary channel per Soul and platform.
 
-Mappings live in the relational store and change inside one transaction (a bulk request is all or nothing); souls and
-accounts they refer to live in the document store and are checked before the transaction writes.
+Mappings live in the relational store; souls and accounts they refer to live in the document store and are checked
+first. A single mapping operation is then one statement or one short transaction of the MatrixStore (so on SQLite no
+document read ever runs while the write lock is held); a bulk request is one transaction, all or nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from domain.auth import Principal
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping, MatrixFilter
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.channels.ports import MatrixStore, NewMapping
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.identity.accounts import AccountFilter
 from domain.identity.souls import Soul, SoulFilter
 from domain.ids import new_id
@@ -59,25 +62,38 @@ class BulkFailed(DomainError):
 class MatrixView:
     souls: list[Soul]
     integrations: list[Integration]
-    mappings: list[dict[str, Any]]  # JSON-ready read model
+    # Soul id -> its mappings to these integrations as JSON (the objects of its `mappings` array, comma-separated):
+    # thousands of rows, so they are never turned into Python objects.
+    mappings: dict[str, str]
     next_cursor: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _mapping_exists() -> Conflict:
+    return Conflict("This soul is already mapped to this integration.", code="mapping_exists")
+
+
+# A toggle meeting a concurrent toggle of the same pair takes the other's result as its starting point this often.
+_TOGGLE_ATTEMPTS = 5
+# Document reads in flight at once for a channel's souls.
+_SOUL_READS = 8
 
 
 class MatrixService:
-    def __init__(self, ctx: IdentityContext) -> None:
+    def __init__(self, ctx: IdentityContext, matrix: MatrixStore) -> None:
         self._ctx = ctx
+        self._matrix = matrix
 
     async def view(self, principal: Principal, filters: MatrixFilter, page: PageRequest) -> MatrixView:
         org = principal.organization_id
         souls = await self._ctx.store.souls.find(org, SoulFilter(search=filters.soul_search), page)
-        async with self._ctx.uows.reading() as uow:
-            integrations = await uow.integrations.find(
-                org, platform=filters.platform, connected_only=filters.connected_only
-            )
-            mappings = await uow.mappings.rows_for_souls(org, [s.id for s in souls.items], {i.id for i in integrations})
+        channels = await self._matrix.channels(
+            org, [s.id for s in souls.items], platform=filters.platform, connected_only=filters.connected_only
+        )
         return MatrixView(
-            souls=souls.items, integrations=integrations, mappings=mappings, next_cursor=souls.next_cursor
+            souls=souls.items,
+            integrations=channels.integrations,
+            mappings=channels.mappings,
+            next_cursor=souls.next_cursor,
         )
 
     async def for_soul(self, principal: Principal, soul_id: str) -> tuple[Soul, list[tuple[Mapping, Integration]]]:
@@ -93,26 +109,33 @@ class MatrixService:
         async with self._ctx.uows.reading() as uow:
             integration = await self._integration(uow, principal, integration_id)
             mappings = await uow.mappings.for_integration(principal.organization_id, integration_id)
-        souls = [await self._ctx.store.souls.get(principal.organization_id, m.soul_id) for m in mappings]
+        souls = await self._souls(principal.organization_id, [m.soul_id for m in mappings])
         return integration, list(zip(mappings, souls, strict=True))
 
     async def create(self, principal: Principal, data: MappingInput) -> Mapping:
-        async with self._ctx.uows() as uow:
-            mapping = await self._create(uow, principal, data)
-            await uow.commit()
+        mapping = await self._matrix.add(await self._draft(principal, data), primary=data.is_primary)
+        if mapping is None:
+            await self._integration_for(principal, data.integration_id)  # no such integration: that is the error
+            raise _mapping_exists()
         return mapping
 
     async def toggle(self, principal: Principal, data: MappingInput) -> Mapping | None:
         """Creates the mapping when the pair is unmapped, removes it when mapped; returns the mapping or None."""
-        async with self._ctx.uows() as uow:
-            existing = await uow.mappings.get_pair(principal.organization_id, data.soul_id, data.integration_id)
-            if existing:
-                await uow.mappings.delete(principal.organization_id, existing.id)
-                mapping = None
+        org = principal.organization_id
+        mapped = await self._matrix.pair(org, data.soul_id, data.integration_id) is not None
+        draft: NewMapping | None = None
+        for _ in range(_TOGGLE_ATTEMPTS):
+            if mapped:
+                if await self._matrix.delete_pair(org, data.soul_id, data.integration_id):
+                    return None
             else:
-                mapping = await self._create(uow, principal, data)
-            await uow.commit()
-        return mapping
+                draft = draft or await self._draft(principal, data)
+                mapping = await self._matrix.add(draft, primary=data.is_primary)
+                if mapping is not None:
+                    return mapping
+                await self._integration_for(principal, data.integration_id)
+            mapped = not mapped  # a concurrent toggle got there first: this one applies on top of it
+        raise Conflict("The pair was toggled concurrently several times; retry.", code="concurrent_change")
 
     async def bulk(self, principal: Principal, operations: list[BulkOperation]) -> list[BulkResult]:
         results = [BulkResult(index=i, op=o.op, status="not_run") for i, o in enumerate(operations)]
@@ -129,24 +152,21 @@ class MatrixService:
         return results
 
     async def update(self, principal: Principal, mapping_id: str, changes: dict[str, Any]) -> Mapping:
-        async with self._ctx.uows() as uow:
-            mapping = await self._mapping(uow, principal, mapping_id)
-            if "account_id" in changes and changes["account_id"] is not None:
-                await self._check_account(
-                    principal, mapping.integration_id, mapping.platform.value, changes["account_id"]
-                )
-            if changes.get("is_primary") is True and not mapping.is_primary:
-                await uow.mappings.demote_primary(principal.organization_id, mapping.soul_id, mapping.platform)
-            updated = mapping.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
-            await uow.mappings.update(updated)
-            await uow.commit()
+        """`changes`: priority, notes, account_id, and is_primary (only True: the other primary is demoted)."""
+        org = principal.organization_id
+        if changes.get("account_id") is not None:
+            mapping = await self._matrix.get(org, mapping_id)
+            if mapping is None:
+                raise NotFound("Mapping", mapping_id)
+            await self._check_account(principal, mapping.integration_id, mapping.platform.value, changes["account_id"])
+        updated = await self._matrix.update(org, mapping_id, changes, self._ctx.clock.now())
+        if updated is None:
+            raise NotFound("Mapping", mapping_id)
         return updated
 
     async def delete(self, principal: Principal, mapping_id: str) -> None:
-        async with self._ctx.uows() as uow:
-            await self._mapping(uow, principal, mapping_id)
-            await uow.mappings.delete(principal.organization_id, mapping_id)
-            await uow.commit()
+        if not await self._matrix.delete(principal.organization_id, mapping_id):
+            raise NotFound("Mapping", mapping_id)
 
     async def set_primary(self, principal: Principal, mapping_id: str) -> Mapping:
         return await self.update(principal, mapping_id, {"is_primary": True})
@@ -166,32 +186,48 @@ class MatrixService:
             result.status = "unchanged"  # deleting a pair that is not mapped
 
     async def _create(self, uow: UnitOfWork, principal: Principal, data: MappingInput) -> Mapping:
-        org = principal.organization_id
-        await self._soul(principal, data.soul_id, field="soulId")
-        integration = await self._integration(uow, principal, data.integration_id, field="integrationId")
-        platform = integration.provider_identifier
-        account_id = data.account_id
-        if account_id is not None:
-            await self._check_account(principal, integration.id, platform.value, account_id)
-        else:
-            # The channel's own account, when one is linked to it.
-            linked = await self._ctx.store.accounts.find(
-                org, AccountFilter(integration_id=integration.id), PageRequest(limit=1)
-            )
-            account_id = linked.items[0].id if linked.items else None
+        """A create inside a bulk request's transaction."""
+        new = await self._draft(principal, data)
+        platform = (await self._integration_for(principal, data.integration_id)).provider_identifier
         primary = data.is_primary
         if primary is None:
-            primary = not await uow.mappings.has_primary(org, data.soul_id, platform)
+            primary = not await uow.mappings.has_primary(new.organization_id, new.soul_id, platform)
         elif primary:
-            await uow.mappings.demote_primary(org, data.soul_id, platform)
-        now = self._ctx.clock.now()
+            await uow.mappings.demote_primary(new.organization_id, new.soul_id, platform)
         mapping = Mapping(
-            id=new_id(), organization_id=org, soul_id=data.soul_id, integration_id=integration.id, platform=platform,
-            account_id=account_id, is_primary=primary, priority=data.priority, notes=data.notes,
-            created_at=now, updated_at=now,
+            id=new.id, organization_id=new.organization_id, soul_id=new.soul_id, integration_id=new.integration_id,
+            platform=platform, account_id=new.account_id, is_primary=primary, priority=new.priority, notes=new.notes,
+            created_at=new.created_at, updated_at=new.created_at,
         )  # fmt: skip
         await uow.mappings.add(mapping)
         return mapping
+
+    async def _draft(self, principal: Principal, data: MappingInput) -> NewMapping:
+        """The mapping to create, its soul and account checked; the store finds the integration when it writes."""
+        org = principal.organization_id
+        await self._soul(principal, data.soul_id, field="soulId")
+        account_id = data.account_id
+        if account_id is not None:
+            integration = await self._integration_for(principal, data.integration_id)
+            await self._check_account(principal, integration.id, integration.provider_identifier.value, account_id)
+        else:
+            # The channel's own account, when one is linked to it.
+            linked = await self._ctx.store.accounts.find(
+                org, AccountFilter(integration_id=data.integration_id), PageRequest(limit=1)
+            )
+            account_id = linked.items[0].id if linked.items else None
+        return NewMapping(
+            id=new_id(), organization_id=org, soul_id=data.soul_id, integration_id=data.integration_id,
+            account_id=account_id, priority=data.priority, notes=data.notes, created_at=self._ctx.clock.now(),
+        )  # fmt: skip
+
+    async def _integration_for(self, principal: Principal, integration_id: str) -> Integration:
+        integration = await self._matrix.integration(principal.organization_id, integration_id)
+        if integration is None:
+            raise InvalidInput(
+                f"Integration {integration_id!r} does not exist.", field="integrationId", code="integration_not_found"
+            )
+        return integration
 
     async def _check_account(self, principal: Principal, integration_id: str, platform: str, account_id: str) -> None:
         """A mapping's account is the channel's account: same platform, and not linked to another channel."""
@@ -205,6 +241,16 @@ class MatrixService:
                 code="account_mismatch",
             )
 
+    async def _souls(self, organization_id: str, soul_ids: list[str]) -> list[Soul | None]:
+        """Souls by id, several reads in flight at once: the document store reads one soul at a time."""
+        reads = asyncio.Semaphore(_SOUL_READS)
+
+        async def read(soul_id: str) -> Soul | None:
+            async with reads:
+                return await self._ctx.store.souls.get(organization_id, soul_id)
+
+        return list(await asyncio.gather(*(read(soul_id) for soul_id in soul_ids)))
+
     async def _soul(self, principal: Principal, soul_id: str, *, field: str | None = None) -> Soul:
         soul = await self._ctx.store.souls.get(principal.organization_id, soul_id)
         if soul is None:
@@ -213,20 +259,8 @@ class MatrixService:
             raise NotFound("Soul", soul_id)
         return soul
 
-    async def _integration(
-        self, uow: UnitOfWork, principal: Principal, integration_id: str, *, field: str | None = None
-    ) -> Integration:
+    async def _integration(self, uow: UnitOfWork, principal: Principal, integration_id: str) -> Integration:
         integration = await uow.integrations.get(principal.organization_id, integration_id)
         if integration is None:
-            if field:
-                raise InvalidInput(
-                    f"Integration {integration_id!r} does not exist.", field=field, code="integration_not_found"
-                )
             raise NotFound("Integration", integration_id)
         return integration
-
-    async def _mapping(self, uow: UnitOfWork, principal: Principal, mapping_id: str) -> Mapping:
-        mapping = await uow.mappings.get(principal.organization_id, mapping_id)
-        if mapping is None:
-            raise NotFound("Mapping", mapping_id)
-        return mapping

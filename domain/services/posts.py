@@ -8,6 +8,7 @@ after the post is committed: a Temporal outage leaves deliveries unscheduled, ne
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from domain.channels.integrations import Integration
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.identity.accounts import AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
+from domain.identity.souls import ensure_accepts_work
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.publishing.limits import violations
@@ -28,6 +30,10 @@ from domain.publishing.workflows import PostWorkflows, WorkflowGone
 from domain.services import audit
 from domain.services.identity.souls import IdentityContext
 
+# How long a retry waits for the previous run of the delivery's workflow to finish its last step.
+_FINISHING_WAIT_S = 10.0
+# Workflow starts in flight at once for one post's fan-out (each is one request to Temporal).
+_CONCURRENT_STARTS = 16
 log = logging.getLogger(__name__)
 
 # A publish date this far in the past still counts as "now" (clock skew between the browser and the server).
@@ -81,6 +87,7 @@ class PostService:
         soul = await self._ctx.store.souls.get(org, data.soul_id)
         if soul is None:
             raise InvalidInput(f"Soul {data.soul_id!r} does not exist.", field="soulId", code="soul_not_found")
+        ensure_accepts_work(soul)
         targets = await self._targets(org, data.soul_id, data.integration_ids)
         check_content({i.provider_identifier for i, _ in targets}, data.content, data.media)
         post = Post(
@@ -118,13 +125,19 @@ class PostService:
 
     async def schedule(self, deliveries: list[Delivery], *, requires_approval: bool) -> list[str]:
         """Start each delivery's workflow and note which started; the others wait for the reconciler."""
-        started: list[str] = []
-        for delivery in deliveries:
-            try:
-                await self._workflows.start(delivery, requires_approval=requires_approval)
-                started.append(delivery.id)
-            except Exception:  # Temporal unreachable: the post is saved; the reconciler starts it later
-                log.warning("could not start the workflow of delivery %s; the reconciler will", delivery.id)
+        gate = asyncio.Semaphore(_CONCURRENT_STARTS)
+
+        async def start(delivery: Delivery) -> str | None:
+            async with gate:
+                try:
+                    await self._workflows.start(delivery, requires_approval=requires_approval)
+                except Exception:  # Temporal unreachable: the post is saved; the reconciler starts it later
+                    log.warning("could not start the workflow of delivery %s; the reconciler will", delivery.id)
+                    return None
+            return delivery.id
+
+        # A post fanned out to many channels starts its workflows side by side: one round trip, not one per channel.
+        started = [i for i in await asyncio.gather(*(start(d) for d in deliveries)) if i is not None]
         if started:
             async with self._ctx.uows() as uow:
                 await uow.deliveries.mark_scheduled(started)
@@ -324,15 +337,22 @@ class PostService:
         """Publish a FAILED or UNCONFIRMED delivery again, now. Its journal and first attempt time are kept, so the
         new run looks the post up on the platform before publishing (an UNCONFIRMED one may exist already)."""
         org = principal.organization_id
+        async with self._ctx.uows.reading() as uow:
+            found = await uow.deliveries.get(org, delivery_id)
+        if found is None or found.post_id != post_id:
+            raise NotFound("Delivery", delivery_id)
+        _ensure_retryable(found)
+        # The run that recorded the failure may still be telling webhooks; a start now would join it, not begin anew.
+        if not await self._workflows.wait_closed(found, within_s=_FINISHING_WAIT_S):
+            raise Conflict(
+                "The previous attempt is still finishing (notifying webhooks); retry in a minute.",
+                code="delivery_still_finishing",
+            )
         async with self._ctx.uows() as uow:
             delivery = await uow.deliveries.get(org, delivery_id)
-            if delivery is None or delivery.post_id != post_id:
+            if delivery is None:
                 raise NotFound("Delivery", delivery_id)
-            if delivery.state not in (DeliveryState.FAILED, DeliveryState.UNCONFIRMED):
-                raise Conflict(
-                    f"Only a failed or unconfirmed delivery can be retried; this one is {delivery.state.value}.",
-                    code="delivery_not_retryable",
-                )
+            _ensure_retryable(delivery)
             now = self._ctx.clock.now()
             retried = delivery.model_copy(update={
                 "state": DeliveryState.QUEUE, "publish_date": now, "last_error": None, "error_code": None,
@@ -377,3 +397,11 @@ class PostService:
             )  # fmt: skip
             await uow.commit()
         return await self.get(principal, post.id)
+
+
+def _ensure_retryable(delivery: Delivery) -> None:
+    if delivery.state not in (DeliveryState.FAILED, DeliveryState.UNCONFIRMED):
+        raise Conflict(
+            f"Only a failed or unconfirmed delivery can be retried; this one is {delivery.state.value}.",
+            code="delivery_not_retryable",
+        )

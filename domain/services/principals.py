@@ -2,7 +2,8 @@
 
 Resolved principals are cached in-process for a few seconds (AUTH_CACHE_TTL_S), so an authenticated read costs no
 extra database round trip. Whatever ends access (logout, refresh-token reuse, a user deactivated, demoted or deleted,
-an API key deleted) clears this process's cache at once; other API processes follow within the TTL.
+an API key deleted, the organization's deletion started) clears this process's cache at once; other API processes
+follow within the TTL. A request of an organization being deleted, or deleted, answers 410 Gone.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from datetime import datetime
 from domain.auth import NEVER, ActorType, Principal
 from domain.cache import TtlCache
 from domain.clock import Clock
-from domain.errors import Unauthorized
-from domain.ports import UnitOfWorkFactory
+from domain.errors import Gone, Unauthorized
+from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.services.api_keys import ApiKeyService
 from domain.tokens import TokenIssuer, digest
+
+
+async def _ensure_not_deleted(uow: UnitOfWork, organization_id: str) -> None:
+    """An organization being deleted (or deleted: its tokens are still signed by us) answers 410 to everyone."""
+    organization = await uow.organizations.get(organization_id)
+    if organization is None or organization.deletion_started_at is not None:
+        raise Gone("This organization has been deleted.", code="organization_deleted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,7 @@ class PrincipalResolver:
         claims = self._tokens.verify_access(token)
         # A transaction only on a miss, and a reading one: a hit costs no database work at all.
         async with self._uows.reading() as uow:
+            await _ensure_not_deleted(uow, claims.organization_id)
             user = await uow.users.get(claims.organization_id, claims.user_id)
             if user is None or not user.is_active:
                 raise Unauthorized("The access token is no longer valid.", code="token_invalid")
@@ -71,5 +80,6 @@ class PrincipalResolver:
             return cached.principal
         async with self._uows() as uow:  # it may record the key's last use
             principal = await self._api_keys.authenticate(uow, raw)
+            await _ensure_not_deleted(uow, principal.organization_id)
         self._cache.put(key, CachedPrincipal(principal, NEVER))
         return principal

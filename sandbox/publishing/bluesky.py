@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 # sandbox.oauth and sandbox.platforms import each other; this module is the first the publishing package loads, so
 # loading the platforms package here lets every publishing module import sandbox.oauth.
 import sandbox.platforms  # noqa: F401
+from sandbox import warming
 from sandbox.oauth import authenticate
 from sandbox.platforms.base import Platform, PlatformError
 from sandbox.platforms.bluesky import xrpc_error
@@ -204,6 +205,8 @@ def bluesky_publishing(platform: Platform) -> APIRouter:
         body = await _json(request)
         if not pub.owns(request, token, body.get("repo")):
             raise _invalid("Invalid repo: the session may only write to its own repo")
+        if body.get("collection") in warming.ENGAGEMENT_COLLECTIONS:  # likes and follows: sandbox/warming.py
+            return await warming.create_engagement(request, token.user_id, body)
         if body.get("collection") != POST_COLLECTION:
             raise _invalid(f"This sandbox stores only {POST_COLLECTION} records")
         state = state_of(request)

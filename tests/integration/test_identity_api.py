@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 import pyotp
+from temporalio.client import Client
 
 from tests.conftest import Api
+from tests.integration.publishing_desk import running_workers
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -65,7 +67,15 @@ async def test_soul_crud_with_camel_case_and_server_maintained_account_ids(api: 
     assert [s["id"] for s in listed["items"]] == [soul["id"]]
 
 
-async def test_deleting_a_soul_with_accounts_is_409_unless_cascade(api: Api) -> None:
+async def _delete_with_cascade(api: Api, h: dict[str, str], soul_id: str, client: Client) -> None:
+    """The soul has accounts: the SoulDeletionWorkflow deletes it (see tests/integration/test_lifecycle.py)."""
+    async with running_workers(api, client):
+        started = await api.http.delete(f"/axon/souls/{soul_id}", params={"cascade": "true"}, headers=h)
+        assert started.status_code == 202, started.text
+        await client.get_workflow_handle(started.json()["workflowId"]).result()
+
+
+async def test_deleting_a_soul_with_accounts_is_409_unless_cascade(api: Api, temporal_client: Client) -> None:
     h = (await api.register())["headers"]
     soul = await _soul(api, h)
     account = await _account(api, h, soul["id"])
@@ -73,9 +83,8 @@ async def test_deleting_a_soul_with_accounts_is_409_unless_cascade(api: Api) -> 
     assert blocked.status_code == 409
     assert blocked.json()["code"] == "soul_has_accounts"
     assert blocked.json()["blocking"] == {"accountIds": [account["id"]]}
-    assert (
-        await api.http.delete(f"/axon/souls/{soul['id']}", params={"cascade": "true"}, headers=h)
-    ).status_code == 204
+    await _delete_with_cascade(api, h, soul["id"], temporal_client)
+    assert (await api.http.get(f"/axon/souls/{soul['id']}", headers=h)).status_code == 404
     assert (await api.http.get(f"/axon/accounts/{account['id']}", headers=h)).status_code == 404
 
 
@@ -315,7 +324,7 @@ async def test_another_organizations_identity_objects_answer_404(api: Api) -> No
 
 
 async def test_the_api_runs_on_the_firestore_document_store(
-    api_factory: Any, firestore_emulator: Any, firestore_store_factory: Any
+    api_factory: Any, firestore_emulator: Any, firestore_store_factory: Any, temporal_client: Client
 ) -> None:
     await firestore_store_factory()  # an empty emulator
     api = await api_factory(document_store="firestore", firestore_emulator_host=firestore_emulator.host)
@@ -330,7 +339,5 @@ async def test_the_api_runs_on_the_firestore_document_store(
     ]
     revealed = await api.http.post(f"/axon/accounts/{account['id']}/credentials/reveal", headers=h)
     assert revealed.json()["credentials"] == {"password": "fs-pass-1"}
-    assert (
-        await api.http.delete(f"/axon/souls/{soul['id']}", params={"cascade": "true"}, headers=h)
-    ).status_code == 204
+    await _delete_with_cascade(api, h, soul["id"], temporal_client)
     assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == []

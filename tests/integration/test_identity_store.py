@@ -11,7 +11,7 @@ from domain.errors import NotFound
 from domain.identity.accounts import AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore, DuplicateHandle, IntegrationLinked, InUse, ReferenceNotFound
-from domain.identity.proxies import HealthStatus, HealthUpdate, ProxyFilter
+from domain.identity.proxies import HealthRules, HealthStatus, HealthUpdate, ProxyFilter
 from domain.identity.souls import SoulFilter, SoulStatus
 from domain.pagination import PageRequest
 from tests.support import identity as make
@@ -233,8 +233,9 @@ async def test_proxy_health_keeps_a_rolling_uptime(document_store: DocumentStore
             exit_ip="203.0.113.9" if ok else None,
             error=None if ok else "proxy unreachable",
         )
-        checked = await document_store.proxies.record_health(ORG, p.id, update)
-    assert checked is not None
+        recorded = await document_store.proxies.record_health(ORG, p.id, update, HealthRules())
+        assert recorded is not None
+        checked = recorded.proxy
     assert checked.uptime_percentage == 75.0
     assert checked.health_status is HealthStatus.HEALTHY
     stored = await document_store.proxies.get(ORG, p.id)
@@ -242,7 +243,7 @@ async def test_proxy_health_keeps_a_rolling_uptime(document_store: DocumentStore
     assert (stored.recent_checks, stored.response_time_ms, stored.exit_ip) == ("1101", 120, "203.0.113.9")
     edited = await document_store.proxies.update(stored.model_copy(update={"name": "Renamed", "recent_checks": ""}))
     assert edited.recent_checks == "1101"  # an edit never overwrites health data
-    assert await document_store.proxies.record_health(OTHER, p.id, update) is None
+    assert await document_store.proxies.record_health(OTHER, p.id, update, HealthRules()) is None
 
 
 async def test_concurrent_account_creation_keeps_back_references_exact(document_store: DocumentStore) -> None:

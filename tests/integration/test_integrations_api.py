@@ -13,7 +13,7 @@ from tests.conftest import Api, ApiFactory
 from tests.platforms.conftest import Sandbox, browser_step
 from tests.platforms.conftest import sandbox as _sandbox_server
 
-# Bluesky (app passwords) and Mastodon (per-instance apps) are not plain OAuth round trips: see the next test.
+# Bluesky (app passwords) and Mastodon (per-instance apps): tests/integration/test_connect_bluesky_mastodon.py.
 OAUTH_PLATFORMS = [Platform.X, Platform.LINKEDIN, Platform.FACEBOOK, Platform.INSTAGRAM, Platform.THREADS,
                    Platform.TIKTOK]  # fmt: skip
 
@@ -64,14 +64,14 @@ async def test_oauth_round_trip_creates_the_integration(
     assert token not in str(listed)
 
 
-@pytest.mark.parametrize("platform", [Platform.BLUESKY, Platform.MASTODON], ids=lambda p: p.value)
-async def test_platforms_without_a_plain_oauth_flow_answer_a_clear_422(
-    platform: Platform, api_factory: ApiFactory, sandbox: Sandbox
+async def test_bluesky_has_no_authorize_url_and_points_to_the_app_password_sign_in(
+    api_factory: ApiFactory, sandbox: Sandbox
 ) -> None:
     api, h = await _api(api_factory, sandbox)
-    response = await api.http.get(f"/integrations/social/{platform.value}", headers=h)
+    response = await api.http.get("/integrations/social/bluesky", headers=h)
     assert response.status_code == 422
-    assert response.json()["code"] == "provider_not_supported"
+    assert response.json()["code"] == "app_password_required"
+    assert "appPassword" in response.json()["detail"]
 
 
 async def test_reconnecting_updates_the_same_integration(api_factory: ApiFactory, sandbox: Sandbox) -> None:

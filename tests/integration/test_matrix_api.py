@@ -1,4 +1,5 @@
-"""The Matrix endpoints: mappings between souls and integrations, one primary per soul and platform."""
+"""The Matrix endpoints: mappings between souls and integrations, one primary per soul and platform. Every test runs
+with souls and accounts in SQL and on the Firestore emulator (the mappings always live in SQL)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from domain.channels.integrations import Integration
 from domain.clock import utcnow
 from domain.identity.platforms import Platform
 from tests.conftest import Api
+from tests.support.document_stores import api as _api
+from tests.support.document_stores import document_settings as _document_settings
+
+api, document_settings = _api, _document_settings
 
 
 async def _org(api: Api) -> tuple[dict[str, str], str]:

@@ -61,8 +61,10 @@ async def test_wrong_credentials_report_the_reason_and_fail_the_proxy(
     body = (await api.http.post(f"/axon/proxies/{proxy_id}/test", headers=h)).json()
     assert body["ok"] is False
     assert "authentication rejected" in body["error"]
-    assert body["proxy"]["healthStatus"] == "failed"
+    assert body["proxy"]["healthStatus"] == "degraded"  # one failure; the default rule fails it at two in a row
     assert body["proxy"]["lastError"] == body["error"]
+    again = (await api.http.post(f"/axon/proxies/{proxy_id}/test", headers=h)).json()
+    assert (again["ok"], again["proxy"]["healthStatus"]) == (False, "failed")
     assert proxy_check_server.hits == []
 
 
@@ -75,6 +77,9 @@ async def test_a_dead_proxy_fails_without_any_direct_request(
     first = (await api.http.post(f"/axon/proxies/{proxy_id}/test", headers=h)).json()
     assert first["ok"] is False
     assert first["error"] == "proxy unreachable: connection refused"
+    assert first["proxy"]["healthStatus"] == "degraded"
+    second = (await api.http.post(f"/axon/proxies/{proxy_id}/test", headers=h)).json()
+    assert second["proxy"]["healthStatus"] == "failed"
     assert proxy_check_server.hits == []
     listed = (await api.http.get("/axon/proxies", params={"healthStatus": "failed"}, headers=h)).json()
     assert [p["id"] for p in listed["items"]] == [proxy_id]

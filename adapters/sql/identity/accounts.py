@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, IntegrationLinked, ReferenceNotFound
+from domain.identity.ports import DuplicateHandle, IntegrationLinked, LinkChanged, ReferenceNotFound
+from domain.identity.proxies import HealthStatus
 from domain.pagination import Page, PageRequest
 
 
@@ -23,11 +25,20 @@ def account_from_row(row: Row[Any]) -> Account:
     return Account.model_validate(dict(row._mapping))
 
 
-async def _check_refs(conn: AsyncConnection, account: Account) -> None:
+async def _check_refs(conn: AsyncConnection, account: Account) -> Account:
+    """The account as it may be written: its references exist, and `proxy_failed` says whether its proxy is failed."""
     if not await exists(conn, SOUL, account.organization_id, account.soul_id):
         raise ReferenceNotFound("soulId", "Soul", account.soul_id)
-    if account.proxy_id and not await exists(conn, PROXY, account.organization_id, account.proxy_id):
-        raise ReferenceNotFound("proxyId", "Proxy", account.proxy_id)
+    proxy_failed = False
+    if account.proxy_id:
+        stmt = select(PROXY.c.health_status).where(
+            PROXY.c.id == account.proxy_id, PROXY.c.organization_id == account.organization_id
+        )
+        health = (await conn.execute(stmt)).scalar()
+        if health is None:
+            raise ReferenceNotFound("proxyId", "Proxy", account.proxy_id)
+        proxy_failed = health == HealthStatus.FAILED
+    return account.model_copy(update={"proxy_failed": proxy_failed})
 
 
 class SqlAccountRepository(SqlStore):
@@ -35,13 +46,14 @@ class SqlAccountRepository(SqlStore):
         super().__init__(engine)
         self._by_id = RawReader(engine, ACCOUNT)
 
-    async def add(self, account: Account) -> None:
+    async def add(self, account: Account) -> Account:
         try:
             async with self.write() as conn:
-                await _check_refs(conn, account)
-                await conn.execute(insert(ACCOUNT).values(_row(account)))
+                stored = await _check_refs(conn, account)
+                await conn.execute(insert(ACCOUNT).values(_row(stored)))
         except IntegrityError as exc:
             raise DuplicateHandle(account.platform.value, account.handle) from exc
+        return stored
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
         values = await self._by_id.get(account_id, organization_id)
@@ -66,7 +78,7 @@ class SqlAccountRepository(SqlStore):
     async def update(self, account: Account) -> Account:
         try:
             async with self.write() as conn:
-                await _check_refs(conn, account)
+                account = await _check_refs(conn, account)
                 values = _row(account)
                 del values["created_at"]
                 result = await conn.execute(
@@ -81,6 +93,71 @@ class SqlAccountRepository(SqlStore):
                 raise IntegrationLinked(account.integration_id) from exc
             raise DuplicateHandle(account.platform.value, account.handle) from exc
         return account
+
+    async def set_integration(
+        self,
+        organization_id: str,
+        account_id: str,
+        integration_id: str | None,
+        *,
+        expected: str | None,
+        updated_at: datetime,
+    ) -> Account:
+        # Conditional on the link the caller saw: of two concurrent changes, the second finds it changed.
+        still = ACCOUNT.c.integration_id.is_(None) if expected is None else ACCOUNT.c.integration_id == expected
+        try:
+            async with self.write() as conn:
+                result = await conn.execute(
+                    update(ACCOUNT)
+                    .where(ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id, still)
+                    .values(integration_id=integration_id, updated_at=updated_at)
+                )
+                if result.rowcount != 1:
+                    stmt = select(ACCOUNT.c.integration_id).where(
+                        ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id
+                    )
+                    now_linked = (await conn.execute(stmt)).first()
+                    if now_linked is None:
+                        raise NotFound("Account", account_id)
+                    if now_linked.integration_id != integration_id:  # else: already as asked
+                        raise LinkChanged(account_id)
+        except IntegrityError as exc:  # the unique link: another account holds the integration
+            holder = await self._holder(integration_id) if integration_id else None
+            raise IntegrationLinked(integration_id or "", holder) from exc
+        account = await self.get(organization_id, account_id)
+        if account is None:
+            raise NotFound("Account", account_id)
+        return account
+
+    async def record_warning(
+        self, organization_id: str, account_id: str, *, cooldown_until: datetime, reason: str, updated_at: datetime
+    ) -> Account | None:
+        async with self.write() as conn:
+            where = (ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id)
+            stmt = select(ACCOUNT.c.cooldown_until, ACCOUNT.c.cooldown_reason).where(*where).with_for_update()
+            current = (await conn.execute(stmt)).first()
+            if current is None:
+                return None
+            # A longer cooldown already running stays (with its reason).
+            if current.cooldown_until is not None and current.cooldown_until >= cooldown_until:
+                cooldown_until, reason = current.cooldown_until, current.cooldown_reason
+            await conn.execute(
+                update(ACCOUNT)
+                .where(*where)
+                .values(
+                    warning_count=ACCOUNT.c.warning_count + 1,
+                    cooldown_until=cooldown_until,
+                    cooldown_reason=reason,
+                    updated_at=updated_at,
+                )
+            )
+        return await self.get(organization_id, account_id)
+
+    async def _holder(self, integration_id: str) -> str | None:
+        async with self.reader.connect() as conn:
+            stmt = select(ACCOUNT.c.id).where(ACCOUNT.c.integration_id == integration_id)
+            holder: str | None = (await conn.execute(stmt)).scalar()
+        return holder
 
     async def delete(self, organization_id: str, account_id: str) -> None:
         async with self.write() as conn:

@@ -9,7 +9,15 @@ from sqlalchemy import Row, delete, insert, select, update
 from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, SqlStore, account_ids_by, keyset_page
 from domain.errors import NotFound
 from domain.identity.ports import InUse
-from domain.identity.proxies import HealthUpdate, Proxy, ProxyFilter, apply_health
+from domain.identity.proxies import (
+    HealthRecord,
+    HealthRules,
+    HealthStatus,
+    HealthUpdate,
+    Proxy,
+    ProxyFilter,
+    apply_health,
+)
 from domain.pagination import Page, PageRequest
 
 # Written only by record_health, so an edit of the proxy never overwrites a concurrent health check.
@@ -63,18 +71,28 @@ class SqlProxyRepository(SqlStore):
             raise NotFound("Proxy", proxy.id)
         return fresh
 
-    async def record_health(self, organization_id: str, proxy_id: str, health: HealthUpdate) -> Proxy | None:
+    async def record_health(
+        self, organization_id: str, proxy_id: str, health: HealthUpdate, rules: HealthRules
+    ) -> HealthRecord | None:
         async with self.write() as conn:
             stmt = select(PROXY).where(PROXY.c.id == proxy_id, PROXY.c.organization_id == organization_id)
             row = (await conn.execute(stmt)).first()
             if row is None:
                 return None
             ids = await account_ids_by(conn, ACCOUNT.c.proxy_id, [proxy_id])
-            checked = apply_health(_proxy(row, ids[proxy_id]), health)
+            before = _proxy(row, ids[proxy_id])
+            checked = apply_health(before, health, rules)
             await conn.execute(
                 update(PROXY).where(PROXY.c.id == proxy_id).values(checked.model_dump(include=set(_HEALTH)))
             )
-        return checked
+            # On every check, not only on a change: an account moved here by a concurrent edit is caught up too.
+            failed = checked.health_status is HealthStatus.FAILED
+            await conn.execute(
+                update(ACCOUNT)
+                .where(ACCOUNT.c.proxy_id == proxy_id, ACCOUNT.c.proxy_failed != failed)
+                .values(proxy_failed=failed)
+            )
+        return HealthRecord(proxy=checked, previous=before.health_status)
 
     async def delete(self, organization_id: str, proxy_id: str, *, unassign: bool) -> list[str]:
         async with self.write() as conn:
@@ -93,7 +111,9 @@ class SqlProxyRepository(SqlStore):
                     accountIds=accounts,
                     soulIds=souls,
                 )
-            await conn.execute(update(ACCOUNT).where(ACCOUNT.c.proxy_id == proxy_id).values(proxy_id=None))
+            await conn.execute(
+                update(ACCOUNT).where(ACCOUNT.c.proxy_id == proxy_id).values(proxy_id=None, proxy_failed=False)
+            )
             await conn.execute(update(SOUL).where(SOUL.c.proxy_id == proxy_id).values(proxy_id=None))
             await conn.execute(delete(PROXY).where(PROXY.c.id == proxy_id))
         return accounts

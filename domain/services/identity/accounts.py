@@ -3,27 +3,33 @@ admins only, and every credential change, reveal, TOTP read and proxy change aud
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pyotp
 
 from domain.auth import Principal
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from domain.identity.accounts import Account, AccountFilter
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import CredentialValue, open_all, open_one, seal_changes
 from domain.identity.platforms import Platform, normalize_handle
 from domain.identity.ports import IntegrationLinked
+from domain.identity.warming import parse_config
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import FieldSealer
 from domain.services import audit
 from domain.services.identity.souls import IdentityContext
 
+# Called after an account is created (before = None) or updated: the warming schedule follows the status.
+AccountChangeHook = Callable[[Account | None, Account], Awaitable[None]]
+
 
 class AccountService:
-    def __init__(self, ctx: IdentityContext, sealer: FieldSealer) -> None:
+    def __init__(self, ctx: IdentityContext, sealer: FieldSealer, on_change: AccountChangeHook | None = None) -> None:
         self._ctx = ctx
         self._sealer = sealer
+        self._on_change = on_change
 
     async def _audit(self, principal: Principal, action: str, account_id: str, ip: str | None, **details: Any) -> None:
         await audit.record_now(
@@ -34,8 +40,10 @@ class AccountService:
     async def create(
         self, principal: Principal, values: dict[str, Any], credentials: dict[str, CredentialValue], *, ip: str | None
     ) -> Account:
+        _risk_changes(principal, values)
         platform = Platform.parse(values.pop("platform"))
         handle = normalize_handle(platform, values.pop("handle"))
+        _check_warming(values.get("warming_config"), values.get("status"))
         now = self._ctx.clock.now()
         account = Account(
             id=new_id(), organization_id=principal.organization_id, platform=platform, handle=handle,
@@ -43,11 +51,13 @@ class AccountService:
         )  # fmt: skip
         sealed, count = seal_changes(self._sealer, account, credentials)
         account = account.model_copy(update={"credentials": sealed, "backup_codes_count": count})
-        await self._ctx.store.accounts.add(account)
+        account = await self._ctx.store.accounts.add(account)
         if credentials:
             await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
         if account.proxy_id:
             await self._audit(principal, "account.proxy_assign", account.id, ip, proxyId=account.proxy_id)
+        if self._on_change is not None:
+            await self._on_change(None, account)
         return account
 
     async def get(self, principal: Principal, account_id: str) -> Account:
@@ -69,6 +79,7 @@ class AccountService:
         ip: str | None,
     ) -> Account:
         account = await self.get(principal, account_id)
+        _check_warming(changes.get("warming_config", account.warming_config), changes.get("status", account.status))
         if "platform" in changes:
             changes["platform"] = Platform.parse(changes["platform"])
         platform = changes.get("platform", account.platform)
@@ -76,6 +87,7 @@ class AccountService:
             changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
         if credentials:
             changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
+        risk = _risk_changes(principal, changes)
         changes["updated_at"] = self._ctx.clock.now()
         updated = await self._ctx.store.accounts.update(
             Account.model_validate(account.model_copy(update=changes).model_dump())
@@ -84,6 +96,10 @@ class AccountService:
             await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
         if "proxy_id" in changes and changes["proxy_id"] != account.proxy_id:
             await self._audit_proxy_change(principal, account, changes["proxy_id"], ip)
+        if risk:
+            await self._audit(principal, "account.risk_limits", account.id, ip, **risk)
+        if self._on_change is not None:
+            await self._on_change(account, updated)
         return updated
 
     async def set_proxy(
@@ -114,9 +130,8 @@ class AccountService:
         """Link the account 1:1 to its channel (same platform), or unlink it; mappings of the channel follow."""
         org = principal.organization_id
         account = await self.get(principal, account_id)
-        if account.integration_id == integration_id:
-            return account
-        if integration_id is not None:
+        changed = account.integration_id != integration_id
+        if changed and integration_id is not None:
             async with self._ctx.uows.reading() as uow:
                 integration = await uow.integrations.get(org, integration_id)
             if integration is None:
@@ -134,22 +149,32 @@ class AccountService:
             )
             if linked.items and linked.items[0].id != account.id:
                 raise IntegrationLinked(integration_id, linked.items[0].id)
-        updated = await self._ctx.store.accounts.update(
-            account.model_copy(update={"integration_id": integration_id, "updated_at": self._ctx.clock.now()})
-        )
+        updated = account
+        if changed:
+            # Only from the link read above: of concurrent changes of this account's link, one wins (LinkChanged).
+            updated = await self._ctx.store.accounts.set_integration(
+                org, account.id, integration_id, expected=account.integration_id, updated_at=self._ctx.clock.now()
+            )
         # The relational side follows the document side; rerunning a link repairs a half-applied one.
         async with self._ctx.uows() as uow:
-            if account.integration_id:
+            if changed and account.integration_id:
                 await uow.mappings.set_account(org, account.integration_id, None)
             if integration_id:
+                # A mapping may have named the account while it was unlinked; linked now, it is this channel's only.
+                await uow.mappings.forget_account(org, account.id)
                 await uow.mappings.set_account(org, integration_id, account.id)
             await uow.commit()
-        action = "account.integration_link" if integration_id else "account.integration_unlink"
-        await self._audit(principal, action, account.id, ip, integrationId=integration_id or account.integration_id)
+        if changed:
+            action = "account.integration_link" if integration_id else "account.integration_unlink"
+            await self._audit(principal, action, account.id, ip, integrationId=integration_id or account.integration_id)
         return updated
 
     async def delete(self, principal: Principal, account_id: str, *, ip: str | None) -> None:
         account = await self.get(principal, account_id)
+        # Mappings first: a delete that dies in between leaves the account, and a retry finishes the job.
+        async with self._ctx.uows() as uow:
+            await uow.mappings.forget_account(principal.organization_id, account_id)
+            await uow.commit()
         await self._ctx.store.accounts.delete(principal.organization_id, account_id)
         await self._audit(principal, "account.delete", account_id, ip, platform=account.platform.value,
                           handle=account.handle, soulId=account.soul_id)  # fmt: skip
@@ -172,3 +197,29 @@ class AccountService:
         now = self._ctx.clock.now()
         await self._audit(principal, "account.totp_read", account_id, ip)
         return totp.at(now), totp.interval - int(now.timestamp()) % totp.interval
+
+
+_OPERATOR_COOLDOWN = "an operator set it"
+
+
+def _risk_changes(principal: Principal, changes: dict[str, Any]) -> dict[str, Any]:
+    """Risk limit changes (to audit, in API names): anyone may set the daily limit; only owners and admins set or
+    clear a cooldown or the warnings. A cooldown set here says so."""
+    if ("cooldown_until" in changes or "warning_count" in changes) and not principal.is_admin:
+        raise Forbidden("Only owners and admins can set or clear an account's cooldown and warnings.",
+                        code="role_required")  # fmt: skip
+    if "cooldown_until" in changes:
+        changes["cooldown_reason"] = _OPERATOR_COOLDOWN if changes["cooldown_until"] is not None else None
+    names = {"daily_post_limit": "dailyPostLimit", "cooldown_until": "cooldownUntil", "warning_count": "warningCount"}
+    return {
+        api: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, api in names.items()
+        if name in changes
+        for value in (changes[name],)
+    }
+
+
+def _check_warming(config: dict[str, Any] | None, status: object) -> None:
+    """A warmingConfig sent, or an account set to warming, must hold a valid plan (422 naming the field)."""
+    if config or status == AccountStatus.WARMING:
+        parse_config(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from domain.auth import Principal
 from domain.errors import Forbidden, InvalidInput, NotFound
@@ -11,22 +11,15 @@ from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import FieldSealer
 from domain.services import audit
+from domain.services.identity.proxy_health import PASSWORD_FIELD, ProxyHealth
 from domain.services.identity.souls import IdentityContext
-
-PASSWORD_FIELD = "credentials.password"  # noqa: S105 - a field name, not a secret
-
-
-class ProxyChecker(Protocol):
-    async def check(self, proxy: Proxy, password: str | None) -> HealthUpdate:
-        """Connect through the proxy to the check URL; never raises for a failing proxy, reports it."""
-        ...
 
 
 class ProxyService:
-    def __init__(self, ctx: IdentityContext, sealer: FieldSealer, checker: ProxyChecker) -> None:
+    def __init__(self, ctx: IdentityContext, sealer: FieldSealer, health: ProxyHealth) -> None:
         self._ctx = ctx
         self._sealer = sealer
-        self._checker = checker
+        self._health = health
 
     def _seal(self, proxy_id: str, password: str | None) -> dict[str, str] | None:
         if not password:
@@ -34,9 +27,7 @@ class ProxyService:
         return self._sealer.encrypt(password, record=proxy_record(proxy_id), field=PASSWORD_FIELD)
 
     def password_of(self, proxy: Proxy) -> str | None:
-        if proxy.password is None:
-            return None
-        return self._sealer.decrypt_str(proxy.password, record=proxy_record(proxy.id), field=PASSWORD_FIELD)
+        return self._health.password_of(proxy)
 
     async def create(self, principal: Principal, values: dict[str, Any], password: str | None) -> Proxy:
         now = self._ctx.clock.now()
@@ -87,12 +78,11 @@ class ProxyService:
         return released
 
     async def test(self, principal: Principal, proxy_id: str) -> tuple[HealthUpdate, Proxy]:
-        proxy = await self.get(principal, proxy_id)
-        outcome = await self._checker.check(proxy, self.password_of(proxy))
-        recorded = await self._ctx.store.proxies.record_health(principal.organization_id, proxy_id, outcome)
-        if recorded is None:  # deleted while being tested
+        """Check the proxy now, under the same rules and with the same effects as the `proxy-health` schedule."""
+        checked = await self._health.check(await self.get(principal, proxy_id), actor=principal)
+        if checked is None:  # deleted while being tested
             raise NotFound("Proxy", proxy_id)
-        return outcome, recorded
+        return checked
 
     async def reveal(self, principal: Principal, proxy_id: str, *, ip: str | None) -> dict[str, str | None]:
         if not principal.is_admin:

@@ -10,7 +10,7 @@ from domain.clock import Clock
 from domain.errors import NotFound
 from domain.identity.personas import Persona, validate_timezone
 from domain.identity.ports import DocumentStore
-from domain.identity.souls import Soul, SoulFilter
+from domain.identity.souls import Soul, SoulFilter, ensure_accepts_work, settable_status
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
@@ -29,6 +29,8 @@ class SoulService:
         self._ctx = ctx
 
     async def create(self, principal: Principal, values: dict[str, Any]) -> Soul:
+        if "status" in values:
+            settable_status(values["status"])
         now = self._ctx.clock.now()
         soul = Soul(id=new_id(), organization_id=principal.organization_id, created_at=now, updated_at=now, **values)
         await self._ctx.store.souls.add(soul)
@@ -44,17 +46,12 @@ class SoulService:
         return await self._ctx.store.souls.find(principal.organization_id, filters, page)
 
     async def update(self, principal: Principal, soul_id: str, changes: dict[str, Any]) -> Soul:
+        if changes.get("status") is not None:
+            settable_status(changes["status"])
         soul = await self.get(principal, soul_id)
+        ensure_accepts_work(soul)
         changed = soul.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
         return await self._ctx.store.souls.update(Soul.model_validate(changed.model_dump()))
-
-    async def delete(self, principal: Principal, soul_id: str, *, cascade: bool, ip: str | None) -> list[str]:
-        deleted_accounts = await self._ctx.store.souls.delete(principal.organization_id, soul_id, cascade=cascade)
-        await audit.record_now(
-            self._ctx.uows, organization_id=principal.organization_id, actor=principal, action="soul.delete",
-            target_type="soul", target_id=soul_id, ip=ip, details={"deletedAccountIds": deleted_accounts},
-        )  # fmt: skip
-        return deleted_accounts
 
 
 class PersonaService:

@@ -1,0 +1,262 @@
+"""Account warming on real Temporal Schedules: the API starts, pauses and resumes `warming:{accountId}`; a triggered
+run performs the day's quota on the platform sandbox through the account's real pproxy proxy (the sandbox's peer log
+proves it) and records progress; a suspended account, an operator and a failed proxy pause it with a note saying why;
+the last ramp day makes the account active and removes the schedule. The workers run as worker.py builds them, with
+the active hours compressed into a few seconds (`warming_day_s`). SQLite and PostgreSQL (the `database_url` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle, ScheduleOverlapPolicy
+from temporalio.service import RPCError
+
+from domain.identity.platforms import Platform
+from tests.conftest import ApiFactory
+from tests.integration.peer_watch import watching
+from tests.integration.publishing_desk import Desk, desk_settings, running_workers
+from tests.platforms.conftest import Sandbox
+from tests.platforms.conftest import sandbox as _sandbox_server
+from tests.support.proxies import PproxyServer
+from workflows import search_attributes
+
+sandbox_server = _sandbox_server
+
+DAY_S = 3.0
+# Three actions a day on day 1, rising to five by day 3; views, likes and follows only (X allows all three).
+PLAN: dict[str, Any] = {
+    "startActionsPerDay": 3,
+    "targetActionsPerDay": 5,
+    "rampDays": 3,
+    "mix": {"view": 1, "like": 1, "follow": 1, "reply": 0, "post": 0},
+    "activeHours": {"start": "07:30", "end": "19:00"},
+    "jitterMinutes": 0,
+}
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Sandbox:
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+async def desk(
+    api_factory: ApiFactory, sandbox: Sandbox, temporal_client: Client, task_queue: str
+) -> AsyncIterator[Desk]:
+    rates = {p.value: 50.0 for p in Platform}
+    api = await api_factory(
+        **desk_settings(sandbox, task_queue), frontend_url="http://localhost:3000", platform_rate_per_s=rates,
+        warming_day_s=DAY_S,
+    )  # fmt: skip
+    h = (await api.register())["headers"]
+    async with running_workers(api, temporal_client):
+        yield Desk(api, h, sandbox, temporal_client)
+
+
+def schedule(desk: Desk, account_id: str) -> ScheduleHandle:
+    return desk.client.get_schedule_handle(f"warming:{account_id}")
+
+
+async def warming(desk: Desk, account_id: str, verb: str | None = None, **body: Any) -> dict[str, Any]:
+    path = f"/axon/accounts/{account_id}/warming"
+    if verb is None:
+        response = await desk.api.http.get(path, headers=desk.h)
+    else:
+        response = await desk.api.http.post(f"{path}/{verb}", json=body or None, headers=desk.h)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def run_once(desk: Desk, account_id: str, within_s: float = 30) -> dict[str, Any]:
+    """Trigger the schedule (as an operator would in the Temporal UI) and wait for the day's run to finish."""
+    handle = schedule(desk, account_id)
+    before = len((await handle.describe()).info.recent_actions)
+    await handle.trigger()
+    async with asyncio.timeout(within_s):
+        while True:
+            recent = (await handle.describe()).info.recent_actions
+            if len(recent) > before:
+                break
+            await asyncio.sleep(0.2)
+    run = recent[-1].action
+    assert isinstance(run, ScheduleActionExecutionStartWorkflow)
+    result: dict[str, Any] = await desk.client.get_workflow_handle(
+        run.workflow_id, run_id=run.first_execution_run_id
+    ).result()
+    return result
+
+
+async def warm_account(desk: Desk, proxy: PproxyServer | None = None, *, port: int | None = None) -> str:
+    proxy_id = await desk.proxy(proxy, port=port)
+    channel = await desk.channel(Platform.X, proxy_id=proxy_id)
+    persona = await desk.api.http.post(
+        "/axon/personas", json={"name": "Maya", "timezone": "Asia/Manila", "contentThemes": ["coffee"]}, headers=desk.h
+    )
+    assert persona.status_code == 201, persona.text
+    soul = await desk.api.http.patch(
+        f"/axon/souls/{channel.soul_id}", json={"personaId": persona.json()["id"]}, headers=desk.h
+    )
+    assert soul.status_code == 200, soul.text
+    return channel.account_id
+
+
+async def test_start_creates_the_schedule_and_a_run_does_the_days_quota_through_the_proxy(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    started = await warming(desk, account_id, "start", **PLAN)
+    assert (started["status"], started["day"], started["quotaToday"], started["doneToday"]) == ("warming", 1, 3, 0)
+    assert (started["scheduled"], started["paused"], started["timezone"]) == (True, False, "Asia/Manila")
+    assert started["nextRunAt"] is not None
+
+    described = await schedule(desk, account_id).describe()
+    spec = described.schedule.spec
+    assert spec.time_zone_name == "Asia/Manila"
+    [calendar] = spec.calendars
+    assert ([r.start for r in calendar.hour], [r.start for r in calendar.minute]) == ([7], [30])
+    assert described.info.next_action_times[0].astimezone(UTC).strftime("%H:%M") == "23:30"  # 07:30 in Manila
+    assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert described.schedule.policy.catchup_window == timedelta(minutes=1)
+    action = described.schedule.action
+    assert action.typed_search_attributes.get(search_attributes.ACCOUNT_ID) == account_id  # type: ignore[attr-defined]
+    assert described.typed_search_attributes.get(search_attributes.ACCOUNT_ID) == account_id
+
+    async with watching(desk.sandbox, Platform.X, pproxy_http.pid) as watch:
+        result = await run_once(desk, account_id)
+        served = watch.served()
+        unproven = watch.unproven(pproxy_http.pid)
+    assert (result["day"], result["quota"], result["done"], result["stopped"]) == (1, 3, 3, None)
+    # Each action read the home timeline first; like and follow then wrote; all through the proxy.
+    endpoints = [r["endpoint"] for r in served]
+    assert endpoints.count("home_timeline") == 3
+    assert sorted(e for e in endpoints if e in ("like", "follow")) == ["follow", "like"]
+    assert unproven == []
+    with desk.sandbox.control() as c:
+        engaged = c.get("/_sandbox/engagements", params={"platform": "x"}).json()["engagements"]
+    assert sorted(e["action"] for e in engaged) == ["follow", "like"]
+
+    after = await warming(desk, account_id)
+    assert (after["doneToday"], after["progress"]["totalDone"]) == (3, 3)
+    assert after["progress"]["actions"] == {"view": 1, "like": 1, "follow": 1}
+    account = (await desk.api.http.get(f"/axon/accounts/{account_id}", headers=desk.h)).json()
+    assert account["metrics"]["warming"]["doneToday"] == 3
+    # Triggered again the same day: the quota is done, nothing more happens.
+    again = await run_once(desk, account_id)
+    assert (again["done"], again["attempted"]) == (0, 0)
+
+
+async def test_suspension_operator_pause_and_resume(desk: Desk, pproxy_http: PproxyServer) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await warming(desk, account_id, "start", **PLAN)
+
+    suspended = await desk.api.http.patch(f"/axon/accounts/{account_id}", json={"status": "suspended"}, headers=desk.h)
+    assert suspended.status_code == 200, suspended.text
+    state = (await schedule(desk, account_id).describe()).schedule.state
+    assert (state.paused, state.note) == (True, "account suspended")
+    view = await warming(desk, account_id)
+    assert (view["paused"], view["note"], view["status"]) == (True, "account suspended", "suspended")
+    refused = await desk.api.http.post(f"/axon/accounts/{account_id}/warming/resume", headers=desk.h)
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_warming")
+
+    back = await desk.api.http.patch(f"/axon/accounts/{account_id}", json={"status": "warming"}, headers=desk.h)
+    assert back.status_code == 200, back.text
+    assert (await schedule(desk, account_id).describe()).schedule.state.paused is False
+
+    paused = await warming(desk, account_id, "pause", reason="holiday week")
+    assert paused["paused"] is True
+    assert paused["note"].endswith("holiday week")
+    resumed = await warming(desk, account_id, "resume")
+    assert resumed["paused"] is False
+    assert "resumed" in (resumed["note"] or "")
+
+    # Set back to active by hand: warming is over, the schedule goes.
+    active = await desk.api.http.patch(f"/axon/accounts/{account_id}", json={"status": "active"}, headers=desk.h)
+    assert active.status_code == 200, active.text
+    with pytest.raises(RPCError):
+        await schedule(desk, account_id).describe()
+
+
+async def test_a_failed_proxy_pauses_warming_and_its_run_does_nothing(desk: Desk, refusing_port: int) -> None:
+    account_id = await warm_account(desk, port=refusing_port)
+    account = (await desk.api.http.get(f"/axon/accounts/{account_id}", headers=desk.h)).json()
+    await warming(desk, account_id, "start", **PLAN)
+    for _ in range(2):  # PROXY_FAILURES_TO_FAIL (2) failed tests make the proxy failed
+        tested = await desk.api.http.post(f"/axon/proxies/{account['proxyId']}/test", headers=desk.h)
+        assert tested.status_code == 200, tested.text
+    assert tested.json()["proxy"]["healthStatus"] == "failed"
+    state = (await schedule(desk, account_id).describe()).schedule.state
+    assert state.paused is True
+    assert (state.note or "").startswith("proxy failed")
+    # An operator triggering the paused schedule anyway: the run refuses to act without a working proxy.
+    before = len(desk.sandbox.requests(Platform.X))
+    result = await run_once(desk, account_id)
+    assert result["attempted"] == 0
+    assert "proxy failed" in result["stopped"]
+    assert len(desk.sandbox.requests(Platform.X)) == before
+    refused = await desk.api.http.post(f"/axon/accounts/{account_id}/warming/resume", headers=desk.h)
+    assert (refused.status_code, refused.json()["code"]) == (409, "proxy_failed")
+
+
+async def test_the_last_ramp_day_makes_the_account_active_and_removes_the_schedule(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    # Started two days ago (in Manila): today is day 3 of 3, the target's five actions.
+    started_at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    view = await warming(desk, account_id, "start", **{**PLAN, "startedAt": started_at})
+    assert (view["day"], view["quotaToday"]) == (3, 5)
+    result = await run_once(desk, account_id, within_s=40)
+    assert (result["day"], result["done"], result["finished"]) == (3, 5, True)
+    account = (await desk.api.http.get(f"/axon/accounts/{account_id}", headers=desk.h)).json()
+    assert account["status"] == "active"
+    assert "finishedAt" in account["metrics"]["warming"]
+    with pytest.raises(RPCError):
+        await schedule(desk, account_id).describe()
+    done = await warming(desk, account_id)
+    assert (done["scheduled"], done["done"]) == (False, True)
+
+
+async def test_another_organizations_account_is_404_and_bad_plans_are_422(desk: Desk) -> None:
+    soul = (await desk.api.http.post("/axon/souls", json={"name": "Quiet"}, headers=desk.h)).json()
+    created = await desk.api.http.post(
+        "/axon/accounts", json={"soulId": soul["id"], "platform": "x", "handle": "quietone"}, headers=desk.h
+    )
+    assert created.status_code == 201, created.text
+    account_id = created.json()["id"]
+
+    other = (await desk.api.register(org="Other"))["headers"]
+    for method, verb in (("GET", ""), ("POST", "/start"), ("POST", "/pause"), ("POST", "/resume")):
+        response = await desk.api.http.request(method, f"/axon/accounts/{account_id}/warming{verb}", headers=other)
+        assert response.status_code == 404, (verb, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+    for bad, field in (
+        ({"rampDays": 0}, "warmingConfig.rampDays"),
+        ({"mix": {"like": -1}}, "warmingConfig.mix.like"),
+        ({"activeHours": {"start": "9 o'clock", "end": "17:00"}}, "warmingConfig.activeHours.start"),
+        ({"targetActionsPerDay": "lots"}, "warmingConfig.targetActionsPerDay"),
+    ):
+        response = await desk.api.http.post(f"/axon/accounts/{account_id}/warming/start", json=bad, headers=desk.h)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    put = await desk.api.http.patch(
+        f"/axon/accounts/{account_id}", json={"warmingConfig": {"jitterMinutes": -5}}, headers=desk.h
+    )
+    assert put.status_code == 422, put.text
+    # Nothing was started by the refused requests.
+    with pytest.raises(RPCError):
+        await schedule(desk, account_id).describe()
+    assert (await desk.api.http.get(f"/axon/accounts/{account_id}", headers=desk.h)).json()["status"] == "active"
+
+    # Instagram publishes media only and allows no engagement through its API: nothing to warm with.
+    insta = await desk.api.http.post(
+        "/axon/accounts", json={"soulId": soul["id"], "platform": "instagram", "handle": "quiet.one"}, headers=desk.h
+    )
+    response = await desk.api.http.post(f"/axon/accounts/{insta.json()['id']}/warming/start", headers=desk.h)
+    assert (response.status_code, response.json()["code"]) == (422, "warming_unsupported")
