@@ -127,7 +127,9 @@ async def build(settings: Settings) -> Container:
         souls=SoulService(identity),
         personas=PersonaService(identity),
         accounts=AccountService(identity, cipher, on_change=warming.account_changed),
-        proxies=ProxyService(identity, cipher, proxy_health(settings, identity, cipher, on_change=warming.proxy_changed)),
+        proxies=ProxyService(
+            identity, cipher, proxy_health(settings, identity, cipher, on_change=warming.proxy_changed)
+        ),
         matrix=MatrixService(identity, SqlMatrixStore(engine)),
         integrations=IntegrationService(
             identity,
