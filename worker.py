@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import logging
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -102,9 +104,19 @@ def lifecycle_activities(
     )  # fmt: skip
 
 
+def _compile_workflow_modules() -> None:
+    """The sandbox runs a workflow's module afresh for every workflow it starts. With bytecode caching off
+    (PYTHONDONTWRITEBYTECODE, usual in containers and on CI) that meant compiling workflows/*.py from source each
+    time, most of the cost of starting a PostWorkflow; write their bytecode once, here. A read-only install keeps
+    working without it."""
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(Path(__file__).resolve().parent / "workflows", quiet=2)
+
+
 def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory, store: DocumentStore) -> list[Worker]:
     """The `souls` worker (workflows and bookkeeping activities) and one worker per platform queue, whose
     server-side activity rate is that platform's: Temporal, not this process, spaces the calls."""
+    _compile_workflow_modules()
     clock = SystemClock()
     retention = RetentionActivities(uow)
     autolink = AutoLinkActivities(store, uow, clock)
@@ -112,7 +124,14 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     webhook_sender = TemporalWebhookSender(client, settings)
     notifier = WebhookNotifier(uow, webhook_sender, clock, settings.public_url)
     webhooks = WebhookActivities(uow, cipher, notifier, webhook_sender, clock)
-    refresh = TokenRefreshActivities(store, uow, cipher, platform_connectors(settings), clock, webhooks=notifier)
+    identity = IdentityContext(store=store, uows=uow, clock=clock)
+    warming_schedules = TemporalWarmingSchedules(client, settings.temporal_task_queue, settings.platform_queue_prefix)
+    warming_service = WarmingService(identity, warming_schedules)
+    # A channel that needs reconnecting pauses its account's warming at once (best effort: logged if it fails).
+    refresh = TokenRefreshActivities(
+        store, uow, cipher, platform_connectors(settings), clock, webhooks=notifier,
+        on_refresh_needed=warming_service.channel_needs_reconnecting,
+    )  # fmt: skip
     sandbox = settings.sandbox_url if settings.platform_api == "sandbox" else None
     credentials = {Platform.parse(name): pair for name, pair in settings.platform_credentials.items()}
     channel_workflows = TemporalChannelWorkflows(client, settings.temporal_task_queue, settings.token_refresh_margin_s)
@@ -121,19 +140,19 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
         store, uow, cipher, publishers(endpoints(sandbox_url=sandbox, credentials=credentials)), clock,
         channel_workflows=lambda: channel_workflows, webhooks=notifier,
         rate_limit_cooldown_s=settings.risk_cooldown_rate_limit_s, spam_cooldown_s=settings.risk_cooldown_spam_s,
+        on_refresh_needed=warming_service.channel_needs_reconnecting,
     )  # fmt: skip
     reconcile = ReconcileActivities(uow, posts, clock)
     lifecycle = lifecycle_activities(client, settings, uow, store)
-    identity = IdentityContext(store=store, uows=uow, clock=clock)
-    warming_schedules = TemporalWarmingSchedules(client, settings.temporal_task_queue, settings.platform_queue_prefix)
     platform_endpoints = endpoints(sandbox_url=sandbox, credentials=credentials)
     warming = WarmingActivities(
         store, uow, cipher, warmers(platform_endpoints), publishers(platform_endpoints), warming_schedules, clock,
-        day_s=settings.warming_day_s,
+        day_s=settings.warming_day_s, rate_limit_cooldown_s=settings.risk_cooldown_rate_limit_s,
+        spam_cooldown_s=settings.risk_cooldown_spam_s,
     )  # fmt: skip
     # A proxy that fails its checks pauses its accounts' warming; its recovery resumes them.
     health = ProxyHealthActivities(
-        proxy_health(settings, identity, cipher, on_change=WarmingService(identity, warming_schedules).proxy_changed),
+        proxy_health(settings, identity, cipher, on_change=warming_service.proxy_changed),
         settings.proxy_health_concurrency,
     )
     main = Worker(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.auth import ActorType
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
@@ -38,17 +38,14 @@ from domain.identity.ports import DocumentStore
 from domain.identity.proxies import failed_reason, proxy_record
 from domain.identity.risk import (
     ALLOWED,
-    FLAGGED,
     OverLimitPolicy,
-    PlatformFlag,
     RiskVerdict,
-    cooldown_after,
     day_window,
     needs_count,
     risk_check,
     zone,
 )
-from domain.notifications.webhooks import WebhookDelivery
+from domain.notifications.webhooks import WebhookDelivery, WebhookEvent
 from domain.organizations import Organization
 from domain.ports import FieldSealer, UnitOfWork, UnitOfWorkFactory
 from domain.publishing.posts import Approval, Delivery, DeliveryState, Post
@@ -60,7 +57,13 @@ from domain.publishing.publisher import (
     PublishingChannel,
 )
 from domain.services import audit
+from domain.services.identity.risk_flags import RiskFlags
 from domain.services.webhooks import WebhookNotifier
+
+log = logging.getLogger(__name__)
+
+# Told (organization id, integration id) once a channel is marked as needing reconnecting (worker.py: warming pauses).
+RefreshNeededHook = Callable[[str, str], Awaitable[None]]
 
 # Error types the workflow must not retry (ApplicationError.type): a person has to act first.
 FINAL_ERRORS = (
@@ -96,6 +99,9 @@ class PublishOutcome(BaseModel):
     # QUEUE: the account is over its risk limits and the organization waits; publish again at `wait_until`.
     wait_until: datetime | None = None
     reason: str | None = None
+    # Whether any webhook of the organization wants to hear of it: spares the workflow an activity when none does.
+    # True when absent, as in histories written before the field existed (the workflow then asked every time).
+    notify: bool = True
 
 
 class MarkRequest(BaseModel):
@@ -152,6 +158,7 @@ class PublishingActivities:
         webhooks: WebhookNotifier | None = None,
         rate_limit_cooldown_s: float = 900.0,
         spam_cooldown_s: float = 86400.0,
+        on_refresh_needed: RefreshNeededHook | None = None,
     ) -> None:
         self._store = store
         self._uows = uows
@@ -161,8 +168,8 @@ class PublishingActivities:
         self._channel_workflows = channel_workflows
         self._heartbeat_every_s = heartbeat_every_s
         self._webhooks = webhooks
-        self._rate_limit_cooldown_s = rate_limit_cooldown_s
-        self._spam_cooldown_s = spam_cooldown_s
+        self._risk_flags = RiskFlags(store, uows, clock, rate_limit_cooldown_s, spam_cooldown_s)
+        self._on_refresh_needed = on_refresh_needed
 
     # --- plan ----------------------------------------------------------------------------------------------------
 
@@ -204,6 +211,7 @@ class PublishingActivities:
             post = await uow.posts.get(org, delivery.post_id)
             integration = await uow.integrations.get(org, delivery.integration_id)
             organization = await uow.organizations.get(org)
+            notify = any(h.wants(WebhookEvent.POST_PUBLISHED) for h in await uow.webhooks.enabled(org))
             account = await self._account(delivery)
             verdict = await self._risk(uow, delivery, account, now)
         if not verdict.allowed:
@@ -226,12 +234,14 @@ class PublishingActivities:
             if delivery.attempts > 1 or delivery.journal:
                 existing = await publisher.find_published(channel, outgoing, journal, proxy=proxy)
                 if existing is not None:
-                    return await self._published(delivery, existing, found_existing=True)
+                    return await self._published(delivery, existing, found_existing=True, notify=notify)
             published = await publisher.publish(channel, outgoing, journal, proxy=proxy)
         except ConnectorError as exc:
-            await self._flagged(delivery, exc)
+            # A rate-limit or spam answer: the account gets a warning and a cooldown (audited).
+            flagged = {"deliveryId": delivery.id}
+            await self._risk_flags.flagged(delivery.organization_id, delivery.account_id, exc, flagged)
             raise self._error(exc) from None
-        return await self._published(delivery, published, found_existing=False)
+        return await self._published(delivery, published, found_existing=False, notify=notify)
 
     def _error(self, exc: ConnectorError) -> ApplicationError:
         message = str(exc)
@@ -283,42 +293,16 @@ class PublishingActivities:
         activity.logger.info("delivery %s waits until %s: %s", delivery.id, verdict.until, reason)
         return PublishOutcome(state=DeliveryState.QUEUE, wait_until=verdict.until, reason=verdict.waiting_hint)
 
-    async def _flagged(self, delivery: Delivery, exc: ConnectorError) -> None:
-        """A platform's rate limit or spam signal: the account gets a warning and a cooldown (audited)."""
-        if isinstance(exc, RateLimited):
-            flag, retry_after_s = PlatformFlag.RATE_LIMIT, exc.retry_after_s
-        elif isinstance(exc, InvalidContent) and exc.spam:
-            flag, retry_after_s = PlatformFlag.SPAM, None
-        else:
-            return
-        if delivery.account_id is None:
-            return
-        now = self._clock.now()
-        until = cooldown_after(
-            flag, now, retry_after_s=retry_after_s, rate_limit_s=self._rate_limit_cooldown_s,
-            spam_s=self._spam_cooldown_s,
-        )  # fmt: skip
-        account = await self._store.accounts.record_warning(
-            delivery.organization_id, delivery.account_id, cooldown_until=until, reason=FLAGGED[flag], updated_at=now
-        )
-        if account is None:
-            return
-        cooldown = account.cooldown_until.isoformat() if account.cooldown_until else None
-        await audit.record_now(
-            self._uows, organization_id=delivery.organization_id, actor_type=ActorType.SYSTEM,
-            action="account.cooldown", target_type="account", target_id=account.id,
-            details={"flag": flag.value, "deliveryId": delivery.id, "warningCount": account.warning_count,
-                     "cooldownUntil": cooldown},
-        )  # fmt: skip
-
-    async def _published(self, delivery: Delivery, published: PublishedPost, *, found_existing: bool) -> PublishOutcome:
+    async def _published(
+        self, delivery: Delivery, published: PublishedPost, *, found_existing: bool, notify: bool
+    ) -> PublishOutcome:
         async with self._uows() as uow:
             await uow.deliveries.mark_published(delivery.id, published.external_id, published.url, self._clock.now())
             await uow.commit()
         activity.logger.info("delivery %s published as %s", delivery.id, published.external_id)
         return PublishOutcome(
             state=DeliveryState.PUBLISHED, external_id=published.external_id, url=published.url,
-            found_existing=found_existing,
+            found_existing=found_existing, notify=notify,
         )  # fmt: skip
 
     async def _account(self, delivery: Delivery) -> Account | None:
@@ -390,7 +374,9 @@ class PublishingActivities:
             }))  # fmt: skip
             await uow.commit()
         if request.error_code == "AuthRevoked":
-            await mark_refresh_needed(self._uows, self._clock, delivery, "revoked while publishing", self._webhooks)
+            await mark_refresh_needed(
+                self._uows, self._clock, delivery, "revoked while publishing", self._webhooks, self._on_refresh_needed
+            )
         return request.state
 
     # --- token refresh -------------------------------------------------------------------------------------------
@@ -469,10 +455,15 @@ def _outgoing(post: Post, delivery: Delivery) -> OutgoingPost:
 
 
 async def mark_refresh_needed(
-    uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery, reason: str, webhooks: WebhookNotifier | None = None
+    uows: UnitOfWorkFactory,
+    clock: Clock,
+    delivery: Delivery,
+    reason: str,
+    webhooks: WebhookNotifier | None = None,
+    on_refresh_needed: RefreshNeededHook | None = None,
 ) -> None:
     """A revoked grant seen while publishing: the channel needs reconnecting (shown in the matrix, audited, told to
-    the organization's webhooks in the same transaction)."""
+    the organization's webhooks in the same transaction; then `on_refresh_needed` pauses its account's warming)."""
     queued: list[WebhookDelivery] = []
     async with uows() as uow:
         integration = await uow.integrations.get(delivery.organization_id, delivery.integration_id)
@@ -489,3 +480,15 @@ async def mark_refresh_needed(
         await uow.commit()
     if webhooks is not None:
         await webhooks.send(queued)
+    if integration is not None:  # marked already too: a retry after a crash right after the commit still tells
+        await refresh_needed_told(on_refresh_needed, delivery.organization_id, integration.id)
+
+
+async def refresh_needed_told(hook: RefreshNeededHook | None, organization_id: str, integration_id: str) -> None:
+    """Best effort: the channel is marked whatever the hook does; a failure is logged, never fails the activity."""
+    if hook is None:
+        return
+    try:
+        await hook(organization_id, integration_id)
+    except Exception as exc:
+        log.warning("refresh-needed hook failed for integration %s: %s", integration_id, type(exc).__name__)

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.publishing import RefreshNeededHook, refresh_needed_told
 from domain.channels.apps import connector_for
 from domain.channels.connectors import (
     AuthExpired,
@@ -85,6 +86,7 @@ class TokenRefreshActivities:
         connectors: MappingType[Platform, PlatformConnector],
         clock: Clock,
         webhooks: WebhookNotifier | None = None,
+        on_refresh_needed: RefreshNeededHook | None = None,
     ) -> None:
         self._store = store
         self._uows = uows
@@ -92,6 +94,7 @@ class TokenRefreshActivities:
         self._connectors = connectors
         self._clock = clock
         self._webhooks = webhooks
+        self._on_refresh_needed = on_refresh_needed
 
     async def _integration(self, target: RefreshTarget) -> Integration | None:
         async with self._uows.reading() as uow:
@@ -248,3 +251,5 @@ class TokenRefreshActivities:
             await uow.commit()
         if self._webhooks is not None:
             await self._webhooks.send(queued)
+        # Told even when it was marked already: a retry after a crash right after the commit still pauses warming.
+        await refresh_needed_told(self._on_refresh_needed, integration.organization_id, integration.id)

@@ -3,13 +3,17 @@ platform's queue, like publishing, so the platform's rate cap applies), and fini
 
 Inputs and results carry ids, times and outcomes only; the activities load tokens and proxy passwords themselves.
 When the account cannot act (suspended, its proxy failed, its channel revoked), the activity pauses the account's
-schedule with a note saying why, so an operator sees the reason in the API and in the Temporal UI."""
+schedule with a note saying why, so an operator sees the reason in the API and in the Temporal UI. The account's risk
+limits (domain/identity/risk.py) are checked before the day and before each action: a cooldown or a reached daily
+limit stops the rest of the day (the schedule stays on; tomorrow's run checks again), and a platform's rate-limit or
+spam answer warns the account and cools it down exactly as publishing does (domain/services/identity/risk_flags.py).
+Either way the warming progress (account.metrics.warming) says why the day stopped."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,7 +28,6 @@ from domain.channels.connectors import (
     InvalidContent,
     InvalidRequest,
     ProxySpec,
-    RateLimited,
     Unconfirmed,
 )
 from domain.channels.integrations import integration_record
@@ -34,6 +37,7 @@ from domain.identity.accounts import Account, AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.identity.proxies import failed_reason, proxy_record
+from domain.identity.risk import ALLOWED, RiskVerdict, day_window, needs_count, risk_check
 from domain.identity.warming import (
     NOTE_CHANNEL,
     NOTE_INVALID,
@@ -55,11 +59,15 @@ from domain.identity.warming import (
 from domain.ports import FieldSealer, UnitOfWorkFactory
 from domain.publishing.publisher import OutgoingPost, PlatformPublisher, PublishingChannel
 from domain.services import audit
+from domain.services.identity.risk_flags import RiskFlags, platform_flag
 from domain.services.identity.souls import IdentityContext
 from domain.services.identity.warming import persona_timezone
 
 # Errors the workflow does not retry: the day stops (AuthExpired: the channel's refresh loop renews the token).
+# ("RateLimited" is no longer raised, a rate limit now stops the day with the reason; it stays for runs in flight.)
 FINAL_ERRORS = ["AuthExpired", "AuthRevoked", "RateLimited", "Stopped"]
+# Progress keys saying why the day stopped early (risk limits); a run that goes ahead clears them.
+_STOPPED_KEYS = ("stoppedReason", "stoppedAt", "stoppedUntil")
 
 
 class WarmingRef(BaseModel):
@@ -136,6 +144,8 @@ class WarmingActivities:
         clock: Clock,
         *,
         day_s: float | None = None,
+        rate_limit_cooldown_s: float = 900.0,
+        spam_cooldown_s: float = 86400.0,
     ) -> None:
         self._store = store
         self._uows = uows
@@ -147,6 +157,7 @@ class WarmingActivities:
         # Tests compress the active hours into this many seconds from the start of a run.
         self._day_s = day_s
         self._ctx = IdentityContext(store=store, uows=uows, clock=clock)
+        self._risk_flags = RiskFlags(store, uows, clock, rate_limit_cooldown_s, spam_cooldown_s)
 
     def allowed(self, platform: Platform) -> frozenset[WarmingAction]:
         allowed = set(PLATFORM_ACTIONS[platform])
@@ -170,6 +181,10 @@ class WarmingActivities:
         config = parse_config(account.warming_config)  # _blocked checked it parses
         tz_name = await persona_timezone(self._ctx, account)
         now = self._clock.now()
+        verdict = await self._risk(account, zone(tz_name), now)
+        if not verdict.allowed:
+            reason = await self._held(account, verdict, now)
+            return WarmingDayPlan(run=False, reason=reason, platform=account.platform.value)
         window = (now, now + timedelta(seconds=self._day_s)) if self._day_s else None
         progress = dict(account.metrics.get("warming") or {})
         today = local_date(now, zone(tz_name)).isoformat()
@@ -183,7 +198,7 @@ class WarmingActivities:
             "day": day.day, "date": today, "quota": day.quota, "doneToday": done_today, "lastRunAt": now.isoformat(),
             "windowStart": day.window[0].isoformat(), "windowEnd": day.window[1].isoformat(),
             "planned": len(day.actions),
-        })  # fmt: skip
+        }, clear=_STOPPED_KEYS)  # fmt: skip
         return WarmingDayPlan(
             run=True, platform=account.platform.value, day=day.day, date=today, quota=day.quota,
             done_today=done_today, last_day=day.day >= config.ramp_days,
@@ -212,11 +227,50 @@ class WarmingActivities:
             return await self._pause(account, NOTE_NO_CHANNEL)
         if integration.refresh_needed:
             return await self._pause(account, NOTE_CHANNEL)
-        return _risk_hold(account, self._clock.now())
+        return None
 
     async def _pause(self, account: Account, note: str) -> str:
         await self._schedules.pause(account.id, note)
         return note
+
+    # --- risk limits (domain/identity/risk.py) -------------------------------------------------------------------
+
+    async def _risk(self, account: Account, tz: tzinfo, now: datetime) -> RiskVerdict:
+        """The account's limits, as publishing reads them; the day's posts count both the deliveries published (or
+        being published) and warming's own posts."""
+        cooling = account.cooldown_until is not None and account.cooldown_until > now
+        if not (cooling or needs_count(account)):
+            return ALLOWED
+        posted = 0
+        if needs_count(account) and not cooling:
+            since, _ = day_window(now, tz)
+            async with self._uows.reading() as uow:
+                posted = await uow.deliveries.count_for_limit(account.organization_id, account.id, since)
+            progress = account.metrics.get("warming") or {}
+            if progress.get("date") == local_date(now, tz).isoformat():
+                posted += int(progress.get("postsToday", 0))
+        return risk_check(account, posted, now, tz)
+
+    async def _held(self, account: Account, verdict: RiskVerdict, now: datetime) -> str:
+        """The rest of the day is off: the progress says why and until when (the schedule runs again tomorrow)."""
+        reason = verdict.reason or "the account is over its risk limits"
+        current = await self._store.accounts.get(account.organization_id, account.id) or account
+        await self._progress(current, {
+            "stoppedReason": reason, "stoppedAt": now.isoformat(),
+            "stoppedUntil": verdict.until.isoformat() if verdict.until else None,
+        })  # fmt: skip
+        return reason
+
+    async def _flagged(self, account: Account, request: StepRequest, exc: ConnectorError) -> StepOutcome:
+        """A rate-limit or spam answer: a warning and a cooldown, exactly as publishing gives them; the day stops."""
+        details = {"warmingAction": request.action.value, "warmingDay": request.day}
+        flagged = await self._risk_flags.flagged(account.organization_id, account.id, exc, details)
+        now = self._clock.now()
+        if flagged is None:  # the account is gone
+            return StepOutcome(done=False, stop=True, reason=f"{type(exc).__name__}: {exc}")
+        tz = zone(await persona_timezone(self._ctx, flagged))
+        reason = await self._held(flagged, risk_check(flagged, 0, now, tz), now)
+        return StepOutcome(done=False, stop=True, reason=reason)
 
     # --- act -----------------------------------------------------------------------------------------------------
 
@@ -228,6 +282,10 @@ class WarmingActivities:
         blocked = await self._blocked(account)
         if blocked is not None:
             return StepOutcome(done=False, stop=True, reason=blocked)
+        now = self._clock.now()
+        verdict = await self._risk(account, zone(await persona_timezone(self._ctx, account)), now)
+        if not verdict.allowed:
+            return StepOutcome(done=False, stop=True, reason=await self._held(account, verdict, now))
         proxy = await self._proxy(account)
         if isinstance(proxy, str):
             return StepOutcome(done=False, stop=True, reason=await self._pause(account, proxy))
@@ -247,15 +305,14 @@ class WarmingActivities:
         except AuthRevoked as exc:
             await self._pause(account, NOTE_CHANNEL)
             raise ApplicationError(str(exc), type="AuthRevoked", non_retryable=True) from None
-        except RateLimited as exc:
-            # TODO(risk): raise warningCount and start a cooldown through domain/identity/risk.py once it records them.
-            raise ApplicationError(str(exc), type="RateLimited", non_retryable=True) from None
         except AuthExpired as exc:
             raise ApplicationError(str(exc), type="AuthExpired", non_retryable=True) from None
-        except (Duplicate, InvalidContent, InvalidRequest, Unconfirmed) as exc:
-            # This action is lost (the timeline had no target, the text was refused...): the day goes on.
-            return StepOutcome(done=False, reason=f"{type(exc).__name__}: {exc}")
         except ConnectorError as exc:
+            if platform_flag(exc) is not None:  # rate limited, or flagged as spam
+                return await self._flagged(account, request, exc)
+            if isinstance(exc, (Duplicate, InvalidContent, InvalidRequest, Unconfirmed)):
+                # This action is lost (the timeline had no target, the text was refused...): the day goes on.
+                return StepOutcome(done=False, reason=f"{type(exc).__name__}: {exc}")
             raise ApplicationError(str(exc), type="Transient") from None
         await self._count(account.id, request, self._clock.now())
         return StepOutcome(done=True, target_id=target, external_id=external)
@@ -307,8 +364,10 @@ class WarmingActivities:
             return
         progress = dict(account.metrics.get("warming") or {})
         if progress.get("date") != request.date:
-            progress.update({"date": request.date, "day": request.day, "doneToday": 0})
+            progress.update({"date": request.date, "day": request.day, "doneToday": 0, "postsToday": 0})
         progress["doneToday"] = int(progress.get("doneToday", 0)) + 1
+        if request.action is WarmingAction.POST:  # the daily post limit counts these too
+            progress["postsToday"] = int(progress.get("postsToday", 0)) + 1
         progress["totalDone"] = int(progress.get("totalDone", 0)) + 1
         counts = dict(progress.get("actions") or {})
         counts[request.action.value] = int(counts.get(request.action.value, 0)) + 1
@@ -317,8 +376,9 @@ class WarmingActivities:
             "metrics": {**account.metrics, "warming": progress}, "last_activity_at": now, "updated_at": now,
         }))  # fmt: skip
 
-    async def _progress(self, account: Account, values: dict[str, Any]) -> None:
-        progress = {**dict(account.metrics.get("warming") or {}), **values}
+    async def _progress(self, account: Account, values: dict[str, Any], *, clear: tuple[str, ...] = ()) -> None:
+        progress = {k: v for k, v in dict(account.metrics.get("warming") or {}).items() if k not in clear}
+        progress.update(values)
         now = self._clock.now()
         await self._store.accounts.update(
             account.model_copy(update={"metrics": {**account.metrics, "warming": progress}, "updated_at": now})
@@ -349,11 +409,3 @@ class WarmingActivities:
             self._uows, organization_id=account.organization_id, action="account.warming_done", actor_id="warming",
             target_type="account", target_id=account.id, details={"rampDays": config.ramp_days, "day": day},
         )  # fmt: skip
-
-
-def _risk_hold(account: Account, now: datetime) -> str | None:
-    """The account's risk limits (domain/identity/risk.py `risk_check`): a cooldown holds warming for the day."""
-    until = getattr(account, "cooldown_until", None)
-    if isinstance(until, datetime) and until > now:
-        return f"the account is cooling down until {until.isoformat()}"
-    return None

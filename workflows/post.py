@@ -137,7 +137,8 @@ class PostWorkflow:
                 return await self._finish(ref, DeliveryState.CANCELLED, reason.capitalize(), reason)
         outcome = await self._publish(ref, params)
         if outcome is not None and outcome.state == DeliveryState.PUBLISHED:
-            await self._notify(ref, outcome.state)
+            if outcome.notify:
+                await self._notify(ref, outcome.state)
             await self._collect_metrics(params)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state

@@ -119,18 +119,20 @@ class SqlDeliveryRepository:
         ).first()
         return _delivery(row) if row else None
 
-    async def count_for_limit(self, organization_id: str, account_id: str, since: datetime, claimed: Delivery) -> int:
-        claimed_before = or_(
-            DELIVERY.c.updated_at < claimed.updated_at,
-            and_(DELIVERY.c.updated_at == claimed.updated_at, DELIVERY.c.id < claimed.id),
-        )
+    async def count_for_limit(
+        self, organization_id: str, account_id: str, since: datetime, claimed: Delivery | None = None
+    ) -> int:
+        publishing = DELIVERY.c.state == DeliveryState.PUBLISHING.value
+        if claimed is not None:
+            claimed_before = or_(
+                DELIVERY.c.updated_at < claimed.updated_at,
+                and_(DELIVERY.c.updated_at == claimed.updated_at, DELIVERY.c.id < claimed.id),
+            )
+            publishing = and_(publishing, DELIVERY.c.id != claimed.id, claimed_before)
         stmt = select(func.count()).where(
             DELIVERY.c.account_id == account_id,
             DELIVERY.c.organization_id == organization_id,
-            or_(
-                and_(DELIVERY.c.state == DeliveryState.PUBLISHED.value, DELIVERY.c.published_at >= since),
-                and_(DELIVERY.c.state == DeliveryState.PUBLISHING.value, DELIVERY.c.id != claimed.id, claimed_before),
-            ),
+            or_(and_(DELIVERY.c.state == DeliveryState.PUBLISHED.value, DELIVERY.c.published_at >= since), publishing),
         )
         return int((await self._s.execute(stmt)).scalar_one())
 

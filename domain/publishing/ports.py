@@ -30,9 +30,12 @@ class DeliveryRepository(Protocol):
         the first one; None when the delivery is in another state (published, cancelled, ...)."""
         ...
 
-    async def count_for_limit(self, organization_id: str, account_id: str, since: datetime, claimed: Delivery) -> int:
+    async def count_for_limit(
+        self, organization_id: str, account_id: str, since: datetime, claimed: Delivery | None = None
+    ) -> int:
         """The daily post limit's count for the `claimed` delivery: the account's deliveries published since `since`
-        plus those being published now that were claimed before it (of concurrent claims, the first goes)."""
+        plus those being published now that were claimed before it (of concurrent claims, the first goes). Without
+        `claimed` (warming asks), all of those being published now count."""
         ...
 
     async def release(

@@ -1,8 +1,10 @@
 """Account warming on real Temporal Schedules: the API starts, pauses and resumes `warming:{accountId}`; a triggered
 run performs the day's quota on the platform sandbox through the account's real pproxy proxy (the sandbox's peer log
-proves it) and records progress; a suspended account, an operator and a failed proxy pause it with a note saying why;
-the last ramp day makes the account active and removes the schedule. The workers run as worker.py builds them, with
-the active hours compressed into a few seconds (`warming_day_s`). SQLite and PostgreSQL (the `database_url` fixture)."""
+proves it) and records progress; a suspended account, an operator, a failed proxy and a revoked channel pause it with
+a note saying why; risk limits hold a day (a cooldown, the daily post limit) and a platform's 429 warns the account and
+cools it down as publishing does; the last ramp day makes the account active and removes the schedule; Mastodon warms
+through a real SOCKS5 proxy. The workers run as worker.py builds them, with the active hours compressed into a few
+seconds (`warming_day_s`). SQLite and PostgreSQL (the `database_url` fixture)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle, ScheduleOverlapPolicy
 from temporalio.service import RPCError
 
+from adapters.platforms.registry import platform_connectors
+from adapters.sql.channels import INTEGRATION
 from domain.identity.platforms import Platform
 from tests.conftest import ApiFactory
 from tests.integration.peer_watch import watching
 from tests.integration.publishing_desk import Desk, desk_settings, running_workers
-from tests.platforms.conftest import Sandbox
+from tests.platforms.conftest import Sandbox, browser_step
 from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support.proxies import PproxyServer
 from workflows import search_attributes
@@ -260,3 +265,158 @@ async def test_another_organizations_account_is_404_and_bad_plans_are_422(desk: 
     )
     response = await desk.api.http.post(f"/axon/accounts/{insta.json()['id']}/warming/start", headers=desk.h)
     assert (response.status_code, response.json()["code"]) == (422, "warming_unsupported")
+
+
+async def _account(desk: Desk, account_id: str) -> dict[str, Any]:
+    response = await desk.api.http.get(f"/axon/accounts/{account_id}", headers=desk.h)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def _patch(desk: Desk, account_id: str, **body: Any) -> None:
+    response = await desk.api.http.patch(f"/axon/accounts/{account_id}", json=body, headers=desk.h)
+    assert response.status_code == 200, response.text
+
+
+async def test_a_cooldown_holds_the_day_and_the_progress_says_why(desk: Desk, pproxy_http: PproxyServer) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await warming(desk, account_id, "start", **PLAN)
+    until = datetime.now(UTC) + timedelta(hours=2)
+    await _patch(desk, account_id, cooldownUntil=until.isoformat())
+    before = len(desk.sandbox.requests(Platform.X))
+    result = await run_once(desk, account_id)
+    assert (result["attempted"], result["done"]) == (0, 0)
+    assert "is cooling down until" in result["stopped"]
+    assert "after an operator set it" in result["stopped"]
+    assert len(desk.sandbox.requests(Platform.X)) == before  # not even the timeline was read
+    progress = (await warming(desk, account_id))["progress"]
+    assert progress["stoppedReason"] == result["stopped"]
+    assert abs(datetime.fromisoformat(progress["stoppedUntil"]) - until) < timedelta(seconds=1)
+    # A hold is no pause: tomorrow's run checks the limits again.
+    assert (await schedule(desk, account_id).describe()).schedule.state.paused is False
+
+    # The cooldown over, the next run goes ahead and clears the reason.
+    await _patch(desk, account_id, cooldownUntil=None)
+    again = await run_once(desk, account_id)
+    assert (again["done"], again["stopped"]) == (3, None)
+    assert "stoppedReason" not in (await warming(desk, account_id))["progress"]
+
+
+async def test_the_daily_post_limit_counts_warming_posts_and_stops_the_day(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await _patch(desk, account_id, dailyPostLimit=1)
+    await warming(desk, account_id, "start", **{**PLAN, "mix": {"view": 0, "like": 0, "follow": 0, "reply": 0,
+                                                                "post": 1}})  # fmt: skip
+    result = await run_once(desk, account_id)
+    # Three posts planned: the first is the day's one post, the second is held by the limit.
+    assert (result["quota"], result["done"], result["attempted"]) == (3, 1, 2)
+    assert "reached its daily limit of 1 post" in result["stopped"]
+    assert len(desk.platform_posts(Platform.X)) == 1
+    progress = (await warming(desk, account_id))["progress"]
+    assert (progress["postsToday"], progress["doneToday"]) == (1, 1)
+    assert progress["stoppedReason"] == result["stopped"]
+
+
+async def test_a_rate_limit_while_warming_warns_and_cools_the_account_down(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    # Likes only: the first like meets the platform's 429.
+    await warming(desk, account_id, "start", **{**PLAN, "mix": {"view": 0, "like": 1, "follow": 0, "reply": 0,
+                                                                "post": 0}})  # fmt: skip
+    desk.sandbox.fault(Platform.X, "rate_limit", endpoint="like", retry_after_s=120)
+    result = await run_once(desk, account_id)
+    assert (result["attempted"], result["done"]) == (1, 0)
+    assert "after the platform rate limited it" in result["stopped"]
+    likes = [r for r in desk.sandbox.requests(Platform.X) if r["endpoint"] == "like"]
+    assert [r["status"] for r in likes] == [429]  # one like asked, none after it
+
+    account = await _account(desk, account_id)
+    assert (account["warningCount"], account["cooldownReason"]) == (1, "the platform rate limited it")
+    cooldown = datetime.fromisoformat(account["cooldownUntil"]).timestamp()
+    assert likes[0]["timestamp"] + 115 <= cooldown <= likes[0]["timestamp"] + 125  # the platform's reset time
+    assert (await warming(desk, account_id))["progress"]["stoppedReason"] == result["stopped"]
+    audited = await desk.api.http.get("/axon/audit-logs", params={"action": "account.cooldown"}, headers=desk.h)
+    [entry] = audited.json()["items"]
+    assert (entry["targetId"], entry["actorType"]) == (account_id, "system")
+    assert (entry["details"]["flag"], entry["details"]["warningCount"], entry["details"]["warmingAction"]) == (
+        "rate_limit", 1, "like"
+    )  # fmt: skip
+
+    # The next run is held by the cooldown before it asks the platform anything.
+    before = len(desk.sandbox.requests(Platform.X))
+    held = await run_once(desk, account_id)
+    assert held["attempted"] == 0
+    assert len(desk.sandbox.requests(Platform.X)) == before
+
+
+async def test_a_grant_revoked_during_a_token_refresh_pauses_warming(desk: Desk, pproxy_http: PproxyServer) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await warming(desk, account_id, "start", **PLAN)
+    integration_id = (await _account(desk, account_id))["integrationId"]
+    async with desk.api.container.engine.connect() as conn:
+        sealed = (
+            await conn.execute(select(INTEGRATION.c.token).where(INTEGRATION.c.id == integration_id))
+        ).scalar_one()
+    token = desk.api.container.cipher.decrypt_str(sealed, record=f"integrations/{integration_id}", field="token")
+    # The user removes the app at X: the whole grant goes, refresh token included.
+    await platform_connectors(desk.api.container.settings)[Platform.X].revoke(token=token, proxy=None)
+    assert (await desk.api.http.post(f"/integrations/{integration_id}/refresh", headers=desk.h)).status_code == 202
+
+    async with asyncio.timeout(30):
+        while True:
+            state = (await schedule(desk, account_id).describe()).schedule.state
+            if state.paused:
+                break
+            await asyncio.sleep(0.2)
+    assert state.note == "channel needs reconnecting"
+    listed = (await desk.api.http.get("/integrations/list", headers=desk.h)).json()
+    assert [i["refreshNeeded"] for i in listed if i["id"] == integration_id] == [True]
+    view = await warming(desk, account_id)
+    assert (view["paused"], view["note"]) == (True, "channel needs reconnecting")
+
+
+async def test_a_mastodon_account_warms_through_a_socks5_proxy(desk: Desk, pproxy_socks5: PproxyServer) -> None:
+    http, h = desk.api.http, desk.h
+    proxy_id = await desk.proxy(pproxy_socks5)
+    soul = (await http.post("/axon/souls", json={"name": "Toots"}, headers=h)).json()
+    body = {"soulId": soul["id"], "platform": "mastodon", "handle": "brand@mastodon.example", "proxyId": proxy_id}
+    account = await http.post("/axon/accounts", json=body, headers=h)
+    assert account.status_code == 201, account.text
+    account_id = account.json()["id"]
+    params = {"accountId": account_id, "instance": f"{desk.sandbox.url}/mastodon"}
+    start = await http.get("/integrations/social/mastodon", params=params, headers=h)
+    assert start.status_code == 200, start.text
+    connected = await http.post("/integrations/social/mastodon/connect", json=browser_step(start.json()["url"]),
+                                headers=h)  # fmt: skip
+    assert connected.status_code == 200, connected.text
+    integration_id = connected.json()["id"]
+    await desk.autolink_done(integration_id)
+    linked = await http.patch(f"/axon/accounts/{account_id}/integration", json={"integrationId": integration_id},
+                              headers=h)  # fmt: skip
+    assert linked.status_code == 200, linked.text
+
+    # Day 1 of five actions, one of each: view, like (favourite), follow, reply, and a post through the publisher.
+    mix = {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
+    started = await warming(desk, account_id, "start", **{**PLAN, "startActionsPerDay": 5, "mix": mix})
+    assert started["allowedActions"] == ["follow", "like", "post", "reply", "view"]
+    async with watching(desk.sandbox, Platform.MASTODON, pproxy_socks5.pid) as watch:
+        result = await run_once(desk, account_id)
+        served = watch.served()
+        unproven = watch.unproven(pproxy_socks5.pid)
+    assert (result["quota"], result["done"], result["stopped"]) == (5, 5, None)
+    endpoints = [r["endpoint"] for r in served]
+    assert endpoints.count("home_timeline") == 4  # every action but the post reads the timeline first
+    assert sorted(e for e in endpoints if e in ("favourite", "follow", "create_status")) == [
+        "create_status", "create_status", "favourite", "follow"
+    ]  # fmt: skip
+    assert unproven == []
+    with desk.sandbox.control() as c:
+        engaged = c.get("/_sandbox/engagements", params={"platform": "mastodon"}).json()["engagements"]
+    assert sorted(e["action"] for e in engaged) == ["follow", "like"]
+    assert len(desk.platform_posts(Platform.MASTODON)) == 2  # the reply and the post
+    progress = (await warming(desk, account_id))["progress"]
+    assert progress["actions"] == {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}

@@ -1,6 +1,7 @@
 """Warming an account: start, pause, resume and inspect its schedule (`warming:{accountId}`), and keep the schedule in
 step with the account: status `warming` runs it, `suspended`/`inactive` pause it with a note saying why, `active`
-removes it; a failed proxy pauses the warming of its accounts and its recovery resumes exactly those."""
+removes it; a failed proxy pauses the warming of its accounts and its recovery resumes exactly those; a channel that
+needs reconnecting pauses the warming of its account at once."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from domain.auth import Principal
 from domain.errors import Conflict, InvalidInput, NotFound
-from domain.identity.accounts import Account, AccountStatus
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.warming import (
+    NOTE_CHANNEL,
     NOTE_INACTIVE,
     NOTE_PROXY_PREFIX,
     NOTE_SUSPENDED,
@@ -25,6 +27,7 @@ from domain.identity.warming import (
     quota,
     zone,
 )
+from domain.pagination import PageRequest
 from domain.services import audit
 from domain.services.identity.proxy_health import HealthChange
 from domain.services.identity.souls import IdentityContext
@@ -180,6 +183,16 @@ class WarmingService:
                     await self._schedules.resume(account_id, f"proxy {change.proxy_name} recovered")
             except Exception as exc:  # one account's schedule must not keep the others unpaused
                 log.warning("warming schedule of account %s not updated: %s", account_id, type(exc).__name__)
+
+    async def channel_needs_reconnecting(self, organization_id: str, integration_id: str) -> None:
+        """The refresh-needed hook (activities/publishing.py, activities/token_refresh.py): the warming of the
+        account linked to the channel pauses now, rather than at its next run."""
+        linked = await self._ctx.store.accounts.find(
+            organization_id, AccountFilter(integration_id=integration_id), PageRequest(limit=10)
+        )
+        for account in linked.items:
+            if account.status is AccountStatus.WARMING:
+                await self._schedules.pause(account.id, NOTE_CHANNEL)
 
 
 def _iso(moment: datetime | None) -> str | None:
