@@ -23,7 +23,7 @@ from adapters.sql.engine import gated, reader, write_gate
 from adapters.sql.types import UTCDateTime
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
-from domain.channels.ports import MatrixChannels, NewMapping
+from domain.channels.ports import NewMapping
 from domain.errors import Conflict
 from domain.identity.platforms import Platform
 
@@ -102,6 +102,18 @@ def _numbered(sql: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
 
 
+def _shown(organization_id: str, platform: Platform | None, connected_only: bool) -> tuple[str, list[Any]]:
+    """The integrations a matrix shows, as a condition on their table (it filters the mappings too)."""
+    shown = "organization_id = ?"
+    args: list[Any] = [organization_id]
+    if platform is not None:
+        shown += " AND provider_identifier = ?"
+        args.append(platform.value)
+    if connected_only:
+        shown += " AND NOT disabled AND NOT refresh_needed"
+    return shown, args
+
+
 def _concurrent_change() -> Conflict:
     return Conflict(
         "Another change to this soul's mappings happened at the same moment; retry.", code="concurrent_change"
@@ -175,28 +187,22 @@ class SqlMatrixStore:
 
     # --- reads -----------------------------------------------------------------------------------------------------
 
-    async def channels(
+    async def integrations(
+        self, organization_id: str, *, platform: Platform | None, connected_only: bool
+    ) -> list[Integration]:
+        shown, args = _shown(organization_id, platform, connected_only)
+        return await self._integrations(shown, args)
+
+    async def mappings(
         self, organization_id: str, soul_ids: Sequence[str], *, platform: Platform | None, connected_only: bool
-    ) -> MatrixChannels:
-        # The integrations shown, as a condition on their table: it also filters the mappings.
-        shown = "organization_id = ?"
-        args: list[Any] = [organization_id]
-        if platform is not None:
-            shown += " AND provider_identifier = ?"
-            args.append(platform.value)
-        if connected_only:
-            shown += " AND NOT disabled AND NOT refresh_needed"
-        only = (shown, args) if platform is not None or connected_only else None
-        # A large page is read in parts on separate connections, and beside the integrations: the database renders
-        # them at the same time.
+    ) -> dict[str, str]:
+        only = _shown(organization_id, platform, connected_only) if platform is not None or connected_only else None
+        # A large page is read in parts on separate connections: the database renders them at the same time.
         parts = max(1, min(_READ_PARTS, len(soul_ids) // _SOULS_PER_PART))
         size = max(1, -(-len(soul_ids) // parts))
         chunks = [soul_ids[i : i + size] for i in range(0, len(soul_ids), size)]
-        integrations, mappings = await asyncio.gather(
-            self._integrations(shown, args),
-            asyncio.gather(*(self._mappings(organization_id, chunk, only) for chunk in chunks)),
-        )
-        return MatrixChannels(integrations=integrations, mappings={k: v for part in mappings for k, v in part.items()})
+        read = await asyncio.gather(*(self._mappings(organization_id, chunk, only) for chunk in chunks))
+        return {soul_id: text for part in read for soul_id, text in part.items()}
 
     async def _integrations(self, shown: str, args: list[Any]) -> list[Integration]:
         sql = f"SELECT {_INTEGRATION_COLUMNS} FROM integration WHERE {shown} ORDER BY created_at, id"  # noqa: S608

@@ -59,22 +59,24 @@ class NewMapping:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class MatrixChannels:
-    """The channel side of a matrix page: the integrations shown, and each soul's mappings to them as JSON, ready to
-    embed (the objects of the soul's `mappings` array, comma-separated; a soul without mappings is absent)."""
-
-    integrations: list[Integration]
-    mappings: dict[str, str]
-
-
 class MatrixStore(Protocol):
     """The Matrix's hot paths, each one statement or one short transaction of its own (outside any unit of work):
     callers check souls and accounts in the document store before writing."""
 
-    async def channels(
+    async def integrations(
+        self, organization_id: str, *, platform: Platform | None, connected_only: bool
+    ) -> list[Integration]:
+        """The integrations a matrix shows, without their tokens."""
+        ...
+
+    async def mappings(
         self, organization_id: str, soul_ids: Sequence[str], *, platform: Platform | None, connected_only: bool
-    ) -> MatrixChannels: ...
+    ) -> dict[str, str]:
+        """The souls' mappings to the integrations shown, as JSON ready to embed: soul id -> the objects of its
+        `mappings` array, comma-separated, in the API's order (priority, highest first). Souls without any are
+        absent."""
+        ...
+
     async def integration(self, organization_id: str, integration_id: str) -> Integration | None:
         """The integration without its tokens."""
         ...

@@ -17,7 +17,7 @@ from domain.channels.matrix import Mapping, MatrixFilter
 from domain.channels.ports import MatrixStore, NewMapping
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.identity.accounts import AccountFilter
-from domain.identity.souls import Soul, SoulFilter
+from domain.identity.souls import Soul, SoulFilter, ensure_accepts_work
 from domain.ids import new_id
 from domain.pagination import PageRequest
 from domain.ports import UnitOfWork
@@ -84,16 +84,16 @@ class MatrixService:
         self._matrix = matrix
 
     async def view(self, principal: Principal, filters: MatrixFilter, page: PageRequest) -> MatrixView:
-        org = principal.organization_id
-        souls = await self._ctx.store.souls.find(org, SoulFilter(search=filters.soul_search), page)
-        channels = await self._matrix.channels(
-            org, [s.id for s in souls.items], platform=filters.platform, connected_only=filters.connected_only
+        org, platform, connected_only = principal.organization_id, filters.platform, filters.connected_only
+        # The souls (document store) and the integrations (relational store) are read at the same time.
+        souls, integrations = await asyncio.gather(
+            self._ctx.store.souls.find(org, SoulFilter(search=filters.soul_search), page),
+            self._matrix.integrations(org, platform=platform, connected_only=connected_only),
         )
+        soul_ids = [s.id for s in souls.items]
+        mappings = await self._matrix.mappings(org, soul_ids, platform=platform, connected_only=connected_only)
         return MatrixView(
-            souls=souls.items,
-            integrations=channels.integrations,
-            mappings=channels.mappings,
-            next_cursor=souls.next_cursor,
+            souls=souls.items, integrations=integrations, mappings=mappings, next_cursor=souls.next_cursor
         )
 
     async def for_soul(self, principal: Principal, soul_id: str) -> tuple[Soul, list[tuple[Mapping, Integration]]]:
@@ -205,7 +205,7 @@ class MatrixService:
     async def _draft(self, principal: Principal, data: MappingInput) -> NewMapping:
         """The mapping to create, its soul and account checked; the store finds the integration when it writes."""
         org = principal.organization_id
-        await self._soul(principal, data.soul_id, field="soulId")
+        ensure_accepts_work(await self._soul(principal, data.soul_id, field="soulId"))
         account_id = data.account_id
         if account_id is not None:
             integration = await self._integration_for(principal, data.integration_id)

@@ -282,6 +282,9 @@ async def test_a_soul_deletion_killed_midway_is_finished_by_the_next_run_with_no
                 assert (post.status_code, post.json()["code"]) == (409, "soul_deleting")
                 renamed = await http.patch(f"/axon/souls/{scene.soul_id}", json={"name": "Back"}, headers=h)
                 assert (renamed.status_code, renamed.json()["code"]) == (409, "soul_deleting")
+                body = {"soulId": scene.soul_id, "integrationId": scene.channel.integration_id}
+                mapped = await http.post("/axon/matrix/mappings", json=body, headers=h)
+                assert (mapped.status_code, mapped.json()["code"]) == (409, "soul_deleting")
             await first.terminate("the worker died")
         # A new run finishes it: through the API while the soul is still there, else straight on Temporal.
         if step != "delete_soul":
