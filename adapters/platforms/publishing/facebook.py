@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, send
+from adapters.platforms.base import json_body, require_str
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.graph import UNKNOWN_OBJECT_SUBCODE, GraphPublisher, error_codes, opt_int
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -43,22 +44,15 @@ CLOCK_SKEW = timedelta(minutes=2)
 MAX_PHOTOS = 10
 # Graph codes of content refusals: invalid parameter, missing/invalid image file.
 _CONTENT_CODES = frozenset({100, 324})
-_UNKNOWN_OBJECT_SUBCODE = 33
 
 
-class FacebookPublisher:
+class FacebookPublisher(GraphPublisher):
     platform = Platform.FACEBOOK
     page_size = 100
     lookup_pages = 5
-    # How long the creating call may take before its outcome counts as unknown (Unconfirmed, never blind-retried).
-    create_timeout_s = DEFAULT_TIMEOUT_S
 
     def __init__(self, endpoints: PlatformEndpoints) -> None:
-        self.e = endpoints
-
-    @property
-    def _graph(self) -> str:
-        return f"{self.e.api_base}/{self.e.graph_version}"
+        super().__init__(endpoints, _classify)
 
     async def publish(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, *, proxy: ProxySpec | None
@@ -97,17 +91,11 @@ class FacebookPublisher:
             "fields": "id,message,created_time",
             "limit": str(self.page_size),
         }
-        matches: list[str] = []
-        for _ in range(self.lookup_pages):
-            body = json_body(self.platform, await self._get(f"/{channel.internal_id}/feed", channel, params, proxy))
-            entries = [e for e in body.get("data") or [] if isinstance(e, dict)]
-            matches += [str(e["id"]) for e in entries if (e.get("message") or "") == post.text and e.get("id")]
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                return await _chosen(post, journal, matches)
-            params["after"] = str(after)
-        raise Unconfirmed(f"facebook: more than {self.lookup_pages} pages of posts since the first attempt")
+        entries = await self._listing(f"/{channel.internal_id}/feed", channel, params, proxy, self.lookup_pages)
+        if entries is None:
+            raise Unconfirmed(f"facebook: more than {self.lookup_pages} pages of posts since the first attempt")
+        matches = [str(e["id"]) for e in entries if (e.get("message") or "") == post.text and e.get("id")]
+        return await _chosen(post, journal, matches)
 
     async def metrics(
         self, channel: PublishingChannel, published: PublishedPost, *, proxy: ProxySpec | None
@@ -118,9 +106,9 @@ class FacebookPublisher:
         )
         return PostMetrics(
             impressions=await self._impressions(channel, published, proxy),
-            likes=_opt_int(((body.get("reactions") or {}).get("summary") or {}).get("total_count")),
-            replies=_opt_int(((body.get("comments") or {}).get("summary") or {}).get("total_count")),
-            reposts=_opt_int((body.get("shares") or {}).get("count")) or 0,  # Graph omits `shares` at zero
+            likes=opt_int(((body.get("reactions") or {}).get("summary") or {}).get("total_count")),
+            replies=opt_int(((body.get("comments") or {}).get("summary") or {}).get("total_count")),
+            reposts=opt_int((body.get("shares") or {}).get("count")) or 0,  # Graph omits `shares` at zero
         )
 
     # --- steps --------------------------------------------------------------------------------------------------
@@ -166,41 +154,7 @@ class FacebookPublisher:
             return None  # insights need read_insights, which the page may not have granted
         rows = [r for r in json_body(self.platform, response).get("data") or [] if isinstance(r, dict)]
         values = [v for r in rows if r.get("name") == "post_impressions" for v in r.get("values") or []]
-        return _opt_int(values[-1].get("value")) if values and isinstance(values[-1], dict) else None
-
-    async def _post(
-        self,
-        path: str,
-        channel: PublishingChannel,
-        form: dict[str, str],
-        proxy: ProxySpec | None,
-        *,
-        unsafe: bool = False,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.platform,
-            "POST",
-            f"{self._graph}{path}",
-            proxy=proxy,
-            unsafe=unsafe,
-            timeout=self.create_timeout_s if unsafe else DEFAULT_TIMEOUT_S,
-            classify=_classify,
-            data=form,
-            headers=bearer(channel.access_token),  # header, not ?access_token=, so the token stays out of URLs
-        )
-        return json_body(self.platform, response)
-
-    async def _get(
-        self, path: str, channel: PublishingChannel, params: dict[str, str], proxy: ProxySpec | None
-    ) -> httpx.Response:
-        return await send(
-            self.platform,
-            "GET",
-            f"{self._graph}{path}",
-            proxy=proxy,
-            params=params,
-            headers=bearer(channel.access_token),
-        )
+        return opt_int(values[-1].get("value")) if values and isinstance(values[-1], dict) else None
 
 
 def _check_content(post: OutgoingPost) -> None:
@@ -214,14 +168,12 @@ def _check_content(post: OutgoingPost) -> None:
 
 def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
     """506 duplicate, 368 abusive content, 100/324 invalid content; 190, throttling and 1/2 go to the shared map."""
-    found = body.get("error")
-    error: dict[str, Any] = found if isinstance(found, dict) else {}
-    code, subcode = _opt_int(error.get("code")), _opt_int(error.get("error_subcode"))
+    code, subcode = error_codes(body)
     if code == 506:
         return Duplicate(message)
     if code == 368:
         return InvalidContent(message, spam=True)
-    if code in _CONTENT_CODES and subcode != _UNKNOWN_OBJECT_SUBCODE:
+    if code in _CONTENT_CODES and subcode != UNKNOWN_OBJECT_SUBCODE:
         return InvalidContent(message)
     return None
 
@@ -240,11 +192,3 @@ def _published(post_id: str) -> PublishedPost:
     page, _, story = post_id.partition("_")
     url = f"https://www.facebook.com/{page}/posts/{story}" if story else f"https://www.facebook.com/{post_id}"
     return PublishedPost(external_id=post_id, url=url)
-
-
-def _opt_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None

@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, retry_after, send
+from adapters.platforms.base import json_body, require_str, retry_after
 from adapters.platforms.config import PlatformEndpoints
+from adapters.platforms.publishing.graph import UNKNOWN_OBJECT_SUBCODE, GraphPublisher, error_codes, opt_int
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -50,24 +51,17 @@ MAX_ITEMS = 10
 _SPAM = 2207051
 _DAILY_CAP = 2207042
 _RETRY = frozenset({2207001, 2207003, 2207020, 2207027, 2207032, 2207053})
-_UNKNOWN_OBJECT = 33
 
 
-class InstagramPublisher:
+class InstagramPublisher(GraphPublisher):
     platform = Platform.INSTAGRAM
     poll_timeout_s = 120.0
     poll_interval_s = 2.0
     page_size = 50
     lookup_pages = 5
-    # How long the creating call may take before its outcome counts as unknown (Unconfirmed, never blind-retried).
-    create_timeout_s = DEFAULT_TIMEOUT_S
 
     def __init__(self, endpoints: PlatformEndpoints) -> None:
-        self.e = endpoints
-
-    @property
-    def _graph(self) -> str:
-        return f"{self.e.api_base}/{self.e.graph_version}"
+        super().__init__(endpoints, _classify)
 
     async def publish(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, *, proxy: ProxySpec | None
@@ -88,7 +82,7 @@ class InstagramPublisher:
         if code != "FINISHED":
             raise InvalidContent(f"instagram: container is {code}: {detail}")
         answer = await self._post(
-            f"/{channel.internal_id}/media_publish", channel, {"creation_id": container}, proxy, True
+            f"/{channel.internal_id}/media_publish", channel, {"creation_id": container}, proxy, unsafe=True
         )
         media_id = require_str(self.platform, answer, "id")
         await journal.record(MEDIA, media_id)
@@ -124,7 +118,7 @@ class InstagramPublisher:
             fields = json_body(
                 self.platform, await self._get(f"/{media}", channel, {"fields": "like_count,comments_count"}, proxy)
             )
-            return PostMetrics(likes=_opt_int(fields.get("like_count")), replies=_opt_int(fields.get("comments_count")))
+            return PostMetrics(likes=opt_int(fields.get("like_count")), replies=opt_int(fields.get("comments_count")))
         values = _insights(json_body(self.platform, response))
         return PostMetrics(
             views=values.get("views"),
@@ -204,19 +198,10 @@ class InstagramPublisher:
             "since": str(int((post.first_attempt_at - CLOCK_SKEW).timestamp())),
             "limit": str(self.page_size),
         }
-        matches: list[dict[str, Any]] = []
-        for _ in range(self.lookup_pages):
-            body = json_body(self.platform, await self._get(f"/{channel.internal_id}/media", channel, params, proxy))
-            matches += [
-                m for m in body.get("data") or [] if isinstance(m, dict) and (m.get("caption") or "") == post.text
-            ]
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                break
-            params["after"] = str(after)
-        else:
+        media = await self._listing(f"/{channel.internal_id}/media", channel, params, proxy, self.lookup_pages)
+        if media is None:
             raise Unconfirmed(f"instagram: more than {self.lookup_pages} pages of media since the first attempt")
+        matches = [m for m in media if (m.get("caption") or "") == post.text]
         if len(matches) != 1:
             # Ours is among them (the container says PUBLISHED), but none or several fit: we cannot say which.
             raise Unconfirmed(f"instagram: container published, {len(matches)} media match its caption")
@@ -240,36 +225,6 @@ class InstagramPublisher:
             return PublishedPost(media_id, None)
         await journal.record(PERMALINK, permalink)
         return PublishedPost(media_id, permalink)
-
-    # --- HTTP -----------------------------------------------------------------------------------------------------
-
-    async def _post(
-        self, path: str, channel: PublishingChannel, form: dict[str, str], proxy: ProxySpec | None, unsafe: bool = False
-    ) -> dict[str, Any]:
-        response = await send(
-            self.platform,
-            "POST",
-            f"{self._graph}{path}",
-            proxy=proxy,
-            unsafe=unsafe,
-            timeout=self.create_timeout_s if unsafe else DEFAULT_TIMEOUT_S,
-            classify=_classify,
-            data=form,
-            headers=bearer(channel.access_token),
-        )
-        return json_body(self.platform, response)
-
-    async def _get(
-        self, path: str, channel: PublishingChannel, params: dict[str, str], proxy: ProxySpec | None
-    ) -> httpx.Response:
-        return await send(
-            self.platform,
-            "GET",
-            f"{self._graph}{path}",
-            proxy=proxy,
-            params=params,
-            headers=bearer(channel.access_token),
-        )
 
 
 def _check_content(post: OutgoingPost) -> None:
@@ -296,9 +251,7 @@ def _item(item: MediaItem, *, caption: str | None = None, child: bool = False) -
 
 
 def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> ConnectorError | None:
-    found = body.get("error")
-    error: dict[str, Any] = found if isinstance(found, dict) else {}
-    code, subcode = _opt_int(error.get("code")), _opt_int(error.get("error_subcode"))
+    code, subcode = error_codes(body)
     if code == 506:
         return Duplicate(message)
     if subcode == _SPAM:  # code 4, which would otherwise read as throttling
@@ -309,7 +262,7 @@ def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> C
         return Transient(message)
     if subcode is not None and 2207000 <= subcode < 2208000:
         return InvalidContent(message)
-    if code in (100, 9004, 36000, 36001, 36003) and subcode != _UNKNOWN_OBJECT:
+    if code in (100, 9004, 36000, 36001, 36003) and subcode != UNKNOWN_OBJECT_SUBCODE:
         return InvalidContent(message)
     return None
 
@@ -324,11 +277,3 @@ def _insights(body: dict[str, Any]) -> dict[str, int]:
         if isinstance(row, dict) and isinstance(value, int):
             values[str(row.get("name"))] = value
     return values
-
-
-def _opt_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None

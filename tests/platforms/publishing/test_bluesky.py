@@ -3,9 +3,7 @@ retry land on the same at:// URI, images through uploadBlob, error mapping, prox
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -16,18 +14,14 @@ from adapters.platforms.publishing.bluesky import BlueskyPublisher, link_facets,
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
-    Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
-    Transient,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishedPost, PublishingChannel
 from tests.platforms.conftest import Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 P = Platform.BLUESKY
 DID = "did:plc:sandboxbrand0000000000"
@@ -43,6 +37,10 @@ async def channel(sandbox: Sandbox, proxy: ProxySpec | None = None) -> Publishin
     return PublishingChannel(DID, "sandboxbrand.bsky.social", connected.tokens.access_token)
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    return faults.Rig(sandbox, publisher(sandbox), await channel(sandbox, proxy), a_post())
+
+
 def image(sandbox: Sandbox, name: str = "sample.png", alt: str | None = "a sample") -> MediaItem:
     return MediaItem(url=f"{sandbox.url}/_sandbox/media/{name}", alt_text=alt)
 
@@ -52,13 +50,11 @@ def a_post(key: str = "post-1:bluesky-1", text: str = "Hello Bluesky", *items: M
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": P.value}).json()["posts"]
-        return found
+    return faults.posts(sandbox, P)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(P) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, P, endpoint)
 
 
 # --- publishing ---------------------------------------------------------------------------------------------------
@@ -154,11 +150,7 @@ async def test_find_published(sandbox: Sandbox) -> None:
 
 
 async def test_duplicate_fault_is_duplicate(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "duplicate", endpoint="create_record")
-    with pytest.raises(Duplicate):
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert posts(sandbox) == []
+    await faults.duplicate(await rig(sandbox), "create_record")
 
 
 async def test_text_over_300_graphemes_is_invalid_content(sandbox: Sandbox) -> None:
@@ -173,52 +165,28 @@ async def test_text_over_300_graphemes_is_invalid_content(sandbox: Sandbox) -> N
 
 @pytest.mark.parametrize(("kind", "error"), [("expire_token", AuthExpired), ("revoke_token", AuthRevoked)])
 async def test_token_problems(sandbox: Sandbox, kind: str, error: type[Exception]) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, kind, endpoint="create_record")
-    with pytest.raises(error) as caught:
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert ch.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_record", error)
 
 
 async def test_rate_limit_is_rate_limited_with_the_reset_hint(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "rate_limit", endpoint="create_record", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s is not None
-    assert 100 <= caught.value.retry_after_s <= 125
+    retry_after_s = await faults.rate_limited(await rig(sandbox), "create_record", retry_after_s=120)
+    assert retry_after_s is not None
+    assert 100 <= retry_after_s <= 125
 
 
 async def test_server_error_is_transient_and_the_retry_posts_once(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "server_error", endpoint="create_record", status=502)
-    with pytest.raises(Transient):
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert len(posts(sandbox)) == 1
+    # A fresh journal: the record key derived from the delivery key alone keeps the retry from posting twice.
+    await faults.transient_then_once(await rig(sandbox), "create_record", 502, fresh_journal=True)
 
 
 # --- proxy and metrics --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    ch = await channel(sandbox, spec)
-    sandbox.fault(P, "slow", endpoint="create_record", delay_s=1.0)
-    call = asyncio.create_task(publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        # The log names a request's endpoint only once it is answered: match the path of the one still open.
-        pending = [r for r in sandbox.requests(P) if r["status"] is None and r["path"].endswith(".createRecord")]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid  # the creating call's TCP peer was the proxy process, not this test
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    await faults.through_proxy(
+        request, kind, lambda spec: rig(sandbox, spec), ("create_record",), (r"\.createRecord$",)
+    )
 
 
 async def test_metrics(sandbox: Sandbox) -> None:

@@ -3,9 +3,7 @@ post, the journal and the page-feed lookup that keep a re-run from posting twice
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,17 +18,13 @@ from domain.channels.connectors import (
     Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
-    Transient,
-    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from sandbox.publishing.facebook_graph import SPAM_MARKER
 from tests.platforms.conftest import REDIRECT, Sandbox, browser_step, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 FB = Platform.FACEBOOK
 PAGE = "100000000000001"
@@ -44,6 +38,11 @@ async def setup(sandbox: Sandbox, proxy: ProxySpec | None = None) -> tuple[Faceb
     return FacebookPublisher(sandbox.endpoints()[FB]), channel
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    publisher, channel = await setup(sandbox, proxy)
+    return faults.Rig(sandbox, publisher, channel, outgoing("Under a fault"))
+
+
 def outgoing(text: str, *media: MediaItem, key: str = "post-1:integration-1", **settings: Any) -> OutgoingPost:
     return OutgoingPost(key=key, text=text, first_attempt_at=datetime.now(UTC), media=media, settings=settings)
 
@@ -53,13 +52,11 @@ def photo(sandbox: Sandbox, name: str = "sample.jpg") -> MediaItem:
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": "facebook"}).json()["posts"]
-        return found
+    return faults.posts(sandbox, FB)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(FB) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, FB, endpoint)
 
 
 async def test_publish_text_with_a_link(sandbox: Sandbox) -> None:
@@ -96,24 +93,10 @@ async def test_publish_several_photos_attaches_unpublished_ones(sandbox: Sandbox
     assert (calls(sandbox, "create_photo"), calls(sandbox, "create_feed_post")) == (2, 1)
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    publisher, channel = await setup(sandbox, spec)
-    sandbox.fault(FB, "slow", endpoint="create_feed_post", delay_s=1.0)
-    call = asyncio.create_task(publisher.publish(channel, outgoing("Via proxy"), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        path = f"/facebook/v21.0/{PAGE}/feed"
-        pending = [r for r in sandbox.requests(FB) if r["status"] is None and r["path"] == path]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    feed = (f"/facebook/v21.0/{PAGE}/feed$",)
+    await faults.through_proxy(request, kind, lambda spec: rig(sandbox, spec), ("create_feed_post",), feed)
 
 
 async def test_rerun_after_crash_between_photos_and_post_reuses_the_photos(sandbox: Sandbox) -> None:
@@ -184,46 +167,22 @@ async def test_abusive_content_is_spam_and_a_bad_image_is_invalid(sandbox: Sandb
 
 @pytest.mark.parametrize(("kind", "error"), [("expire_token", AuthExpired), ("revoke_token", AuthRevoked)])
 async def test_token_problems(sandbox: Sandbox, kind: str, error: type[Exception]) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(FB, kind, endpoint="create_feed_post")
-    with pytest.raises(error) as caught:
-        await publisher.publish(channel, outgoing("Token trouble"), MemoryJournal(), proxy=None)
-    assert channel.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_feed_post", error)
 
 
 async def test_throttling_is_rate_limited_with_the_usage_header_hint(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(FB, "rate_limit", endpoint="create_feed_post", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher.publish(channel, outgoing("Throttled"), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s == 120  # estimated_time_to_regain_access: 2 minutes
+    # estimated_time_to_regain_access: 2 minutes
+    assert await faults.rate_limited(await rig(sandbox), "create_feed_post", retry_after_s=120) == 120
 
 
 async def test_server_error_is_transient_and_the_retry_posts_once(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(FB, "server_error", endpoint="create_feed_post", status=500)
-    journal = MemoryJournal()
-    with pytest.raises(Transient):
-        await publisher.publish(channel, outgoing("Flaky"), journal, proxy=None)
-    published = await publisher.publish(channel, outgoing("Flaky"), journal, proxy=None)
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
-    assert calls(sandbox, "page_feed") == 1
+    drill = await rig(sandbox)
+    await faults.transient_then_once(drill, "create_feed_post", 500)
+    assert drill.calls("page_feed") == 1
 
 
 async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    publisher.create_timeout_s = 0.3
-    sandbox.fault(FB, "slow", endpoint="create_feed_post", delay_s=1.0)
-    journal = MemoryJournal()
-    post = outgoing("Slow platform")
-    with pytest.raises(Unconfirmed):
-        await publisher.publish(channel, post, journal, proxy=None)
-    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
-    found = await publisher.find_published(channel, post, journal, proxy=None)
-    assert found is not None
-    assert await publisher.publish(channel, post, journal, proxy=None) == found
-    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
-    assert calls(sandbox, "create_feed_post") == 1
+    await faults.unconfirmed_then_found(await rig(sandbox), "create_feed_post")
 
 
 async def test_metrics_without_read_insights_skip_impressions(sandbox: Sandbox) -> None:

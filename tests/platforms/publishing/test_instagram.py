@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +18,9 @@ from adapters.platforms.publishing.instagram import CHILD, CONTAINER, MEDIA, PER
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
-    Duplicate,
     InvalidContent,
     ProxySpec,
     RateLimited,
-    Transient,
-    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, MediaKind, OutgoingPost, PublishingChannel
@@ -32,9 +28,8 @@ from sandbox import SandboxConfig, create_app
 from sandbox.publishing.facebook_graph import SPAM_MARKER
 from sandbox.state import SandboxState
 from tests.platforms.conftest import REDIRECT, Sandbox, browser_step, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 IG = Platform.INSTAGRAM
 USER = "instagram-user-1"
@@ -58,6 +53,11 @@ async def setup(
     return publisher, PublishingChannel(USER, "sandboxbrand", token)
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    publisher, channel = await setup(sandbox, proxy)
+    return faults.Rig(sandbox, publisher, channel, outgoing("Under a fault", sample(sandbox)))
+
+
 def outgoing(text: str, *media: MediaItem, key: str = "post-1:integration-1") -> OutgoingPost:
     return OutgoingPost(key=key, text=text, first_attempt_at=datetime.now(UTC), media=media)
 
@@ -67,13 +67,11 @@ def sample(sandbox: Sandbox, name: str = "sample.jpg", kind: MediaKind = "image"
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": "instagram"}).json()["posts"]
-        return found
+    return faults.posts(sandbox, IG)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(IG) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, IG, endpoint)
 
 
 async def test_text_only_is_invalid_content_before_any_call(sandbox: Sandbox) -> None:
@@ -137,26 +135,10 @@ async def test_caption_limits_are_invalid_content(sandbox: Sandbox) -> None:
     assert posts(sandbox) == []
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    publisher, channel = await setup(sandbox, spec)
-    sandbox.fault(IG, "slow", endpoint="media_publish", delay_s=1.0)
-    call = asyncio.create_task(
-        publisher.publish(channel, outgoing("Via proxy", sample(sandbox)), MemoryJournal(), proxy=spec)
-    )
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        path = f"{GRAPH}/{USER}/media_publish"
-        pending = [r for r in sandbox.requests(IG) if r["status"] is None and r["path"] == path]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    publish = (f"{GRAPH}/{USER}/media_publish$",)
+    await faults.through_proxy(request, kind, lambda spec: rig(sandbox, spec), ("media_publish",), publish)
 
 
 async def test_rerun_after_crash_with_a_container_reuses_it(sandbox: Sandbox) -> None:
@@ -203,11 +185,7 @@ async def test_find_published_reads_the_container_status(sandbox: Sandbox) -> No
 
 
 async def test_injected_duplicate_is_duplicate(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(IG, "duplicate", endpoint="media_publish")
-    with pytest.raises(Duplicate):
-        await publisher.publish(channel, outgoing("dup", sample(sandbox)), MemoryJournal(), proxy=None)
-    assert posts(sandbox) == []
+    await faults.duplicate(await rig(sandbox), "media_publish")
 
 
 async def test_spam_is_invalid_content_not_throttling(sandbox: Sandbox) -> None:
@@ -238,47 +216,21 @@ async def test_daily_cap_is_rate_limited_until_the_oldest_post_leaves_the_window
 
 @pytest.mark.parametrize(("kind", "error"), [("expire_token", AuthExpired), ("revoke_token", AuthRevoked)])
 async def test_token_problems(sandbox: Sandbox, kind: str, error: type[Exception]) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(IG, kind, endpoint="create_container")
-    with pytest.raises(error) as caught:
-        await publisher.publish(channel, outgoing("Token trouble", sample(sandbox)), MemoryJournal(), proxy=None)
-    assert channel.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_container", error)
 
 
 async def test_throttling_is_rate_limited_with_the_usage_hint(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(IG, "rate_limit", endpoint="create_container", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher.publish(channel, outgoing("Throttled", sample(sandbox)), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s == 120
+    assert await faults.rate_limited(await rig(sandbox), "create_container", retry_after_s=120) == 120
 
 
 async def test_server_error_on_publish_is_transient_and_the_rerun_publishes_once(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(IG, "server_error", endpoint="media_publish", status=503)
-    journal = MemoryJournal()
-    post = outgoing("Flaky", sample(sandbox))
-    with pytest.raises(Transient):
-        await publisher.publish(channel, post, journal, proxy=None)
-    published = await publisher.publish(channel, post, journal, proxy=None)
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
-    assert calls(sandbox, "create_container") == 1
+    drill = await rig(sandbox)
+    await faults.transient_then_once(drill, "media_publish", 503)
+    assert drill.calls("create_container") == 1
 
 
 async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    publisher.create_timeout_s = 0.3
-    sandbox.fault(IG, "slow", endpoint="media_publish", delay_s=1.0)
-    journal = MemoryJournal()
-    post = outgoing("Slow platform", sample(sandbox))
-    with pytest.raises(Unconfirmed):
-        await publisher.publish(channel, post, journal, proxy=None)
-    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
-    found = await publisher.find_published(channel, post, journal, proxy=None)
-    assert found is not None
-    assert await publisher.publish(channel, post, journal, proxy=None) == found
-    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
-    assert calls(sandbox, "media_publish") == 1
+    await faults.unconfirmed_then_found(await rig(sandbox), "media_publish")
 
 
 async def test_metrics_fall_back_to_media_counters_without_the_insights_scope(sandbox: Sandbox) -> None:

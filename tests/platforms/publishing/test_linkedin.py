@@ -4,8 +4,6 @@ proxies and social-action metrics."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,18 +17,14 @@ from domain.channels.connectors import (
     Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
-    Transient,
-    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from sandbox.publishing.linkedin import member_text
 from tests.platforms.conftest import Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
 from tests.sandbox.helpers import REDIRECT, make_client, redirect_query
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 LI = Platform.LINKEDIN
 
@@ -43,6 +37,11 @@ async def setup(sandbox: Sandbox, proxy: ProxySpec | None = None) -> tuple[Linke
     return publisher, PublishingChannel(profile.internal_id, profile.handle, connected.tokens.access_token)
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None, post: OutgoingPost | None = None) -> faults.Rig:
+    publisher, channel = await setup(sandbox, proxy)
+    return faults.Rig(sandbox, publisher, channel, post or outgoing("Under a fault"))
+
+
 def outgoing(text: str, *media: MediaItem, key: str = "post-1:integration-1") -> OutgoingPost:
     return OutgoingPost(key=key, text=text, first_attempt_at=datetime.now(UTC), media=media)
 
@@ -52,13 +51,11 @@ def sample(sandbox: Sandbox, name: str, alt: str | None = None) -> MediaItem:
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": "linkedin"}).json()["posts"]
-        return found
+    return faults.posts(sandbox, LI)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(LI) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, LI, endpoint)
 
 
 async def test_publish_text_returns_the_urn_from_the_header(sandbox: Sandbox) -> None:
@@ -98,30 +95,19 @@ async def test_single_image_uses_content_media(sandbox: Sandbox) -> None:
     assert stored["extra"]["content"] == {"media": {"id": stored["media_ids"][0]}}
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    publisher, channel = await setup(sandbox, spec)
-    sandbox.fault(LI, "slow", endpoint="image_upload", delay_s=1.0)
-    sandbox.fault(LI, "slow", endpoint="create_post", delay_s=1.0)
     # JPEG, not PNG: pproxy's HTTP mode re-parses any client chunk holding CRLF as a request line and drops the
     # connection when that line is not UTF-8, which the PNG signature (89 'PNG' CR LF) trips; real proxies do not.
     post = outgoing("Via proxy", sample(sandbox, "sample.jpg"))
-    call = asyncio.create_task(publisher.publish(channel, post, MemoryJournal(), proxy=spec))
-    owners: dict[str, int | None] = {}
-    deadline = time.monotonic() + 8
-    while len(owners) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        for record in sandbox.requests(LI):
-            path = record["path"]
-            key = "upload" if path.startswith("/linkedin/dms-uploads/") else path
-            if record["status"] is None and key in ("upload", "/linkedin/rest/posts") and key not in owners:
-                owners[key] = socket_owner_pid(record["peer_port"], sandbox.port)
-    published = await call
-    # The byte upload to LinkedIn's upload URL and the create call both came from the proxy process.
-    assert owners == {"upload": proxy.pid, "/linkedin/rest/posts": proxy.pid}
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    # The byte upload to LinkedIn's upload URL and the create call both come from the proxy process.
+    await faults.through_proxy(
+        request,
+        kind,
+        lambda spec: rig(sandbox, spec, post),
+        ("image_upload", "create_post"),
+        ("^/linkedin/dms-uploads/", "^/linkedin/rest/posts$"),
+    )
 
 
 async def test_rerun_after_crash_before_the_post_reuses_the_image(sandbox: Sandbox) -> None:
@@ -184,49 +170,25 @@ async def test_too_long_is_invalid_content(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(("kind", "error"), [("expire_token", AuthExpired), ("revoke_token", AuthRevoked)])
 async def test_token_problems(sandbox: Sandbox, kind: str, error: type[Exception]) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(LI, kind, endpoint="create_post")
-    with pytest.raises(error) as caught:
-        await publisher.publish(channel, outgoing("Token trouble"), MemoryJournal(), proxy=None)
-    assert channel.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_post", error)
 
 
 async def test_rate_limit_waits_until_midnight_utc(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(LI, "rate_limit", endpoint="create_post")
-    with pytest.raises(RateLimited) as caught:
-        await publisher.publish(channel, outgoing("Throttled"), MemoryJournal(), proxy=None)
+    retry_after_s = await faults.rate_limited(await rig(sandbox), "create_post")
     now = datetime.now(UTC)
     to_midnight = 86_400 - (now.hour * 3600 + now.minute * 60 + now.second)
-    assert caught.value.retry_after_s is not None
-    assert abs(caught.value.retry_after_s - to_midnight) <= 5
+    assert retry_after_s is not None
+    assert abs(retry_after_s - to_midnight) <= 5
 
 
 async def test_server_error_is_transient_and_the_retry_posts_once(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    sandbox.fault(LI, "server_error", endpoint="create_post", status=502)
-    journal = MemoryJournal()
-    with pytest.raises(Transient):
-        await publisher.publish(channel, outgoing("Flaky"), journal, proxy=None)
-    published = await publisher.publish(channel, outgoing("Flaky"), journal, proxy=None)
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
-    assert calls(sandbox, "find_posts") == 1
+    drill = await rig(sandbox)
+    await faults.transient_then_once(drill, "create_post", 502)
+    assert drill.calls("find_posts") == 1
 
 
 async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
-    publisher, channel = await setup(sandbox)
-    publisher.create_timeout_s = 0.3
-    sandbox.fault(LI, "slow", endpoint="create_post", delay_s=1.0)
-    journal = MemoryJournal()
-    post = outgoing("Slow platform")
-    with pytest.raises(Unconfirmed):
-        await publisher.publish(channel, post, journal, proxy=None)
-    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
-    found = await publisher.find_published(channel, post, journal, proxy=None)
-    assert found is not None
-    assert await publisher.publish(channel, post, journal, proxy=None) == found
-    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
-    assert calls(sandbox, "create_post") == 1
+    await faults.unconfirmed_then_found(await rig(sandbox), "create_post")
 
 
 async def test_metrics_read_social_actions(sandbox: Sandbox) -> None:

@@ -23,13 +23,12 @@ from adapters.platforms.publishing.mastodon import (
     idempotency_key,
     plain,
 )
-from domain.channels.connectors import AuthRevoked, Duplicate, InvalidContent, ProxySpec, RateLimited, Transient
+from domain.channels.connectors import AuthRevoked, InvalidContent, ProxySpec, Transient
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from tests.platforms.conftest import Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 P = Platform.MASTODON
 ACCOUNT_ID = "mastodon-user-1"
@@ -61,6 +60,10 @@ async def channel(sandbox: Sandbox, proxy: ProxySpec | None = None) -> Publishin
     return PublishingChannel(ACCOUNT_ID, "sandboxbrand@127.0.0.1", connected.tokens.access_token, api_base=instance)
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    return faults.Rig(sandbox, publisher(sandbox), await channel(sandbox, proxy), a_post())
+
+
 def image(sandbox: Sandbox, name: str = "sample.png", alt: str | None = "a sample") -> MediaItem:
     return MediaItem(url=f"{sandbox.url}/_sandbox/media/{name}", alt_text=alt)
 
@@ -70,13 +73,11 @@ def a_post(key: str = "post-1:mastodon-1", text: str = "Hello fediverse", *items
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": P.value}).json()["posts"]
-        return found
+    return faults.posts(sandbox, P)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(P) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, P, endpoint)
 
 
 async def crashed_after_posting(sandbox: Sandbox, ch: PublishingChannel, post: OutgoingPost) -> MemoryJournal:
@@ -189,11 +190,7 @@ async def test_find_published_none_cases(sandbox: Sandbox) -> None:
 
 
 async def test_duplicate_fault_is_duplicate(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "duplicate", endpoint="create_status")
-    with pytest.raises(Duplicate):
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert posts(sandbox) == []
+    await faults.duplicate(await rig(sandbox), "create_status")
 
 
 async def test_text_over_500_is_invalid_content(sandbox: Sandbox) -> None:
@@ -209,50 +206,30 @@ async def test_text_over_500_is_invalid_content(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("kind", ["expire_token", "revoke_token"])
 async def test_refused_token_is_auth_revoked(sandbox: Sandbox, kind: str) -> None:
     # Mastodon tokens never expire and cannot be refreshed: any refused token needs a reconnect.
-    ch = await channel(sandbox)
-    sandbox.fault(P, kind, endpoint="create_status")
-    with pytest.raises(AuthRevoked) as caught:
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert ch.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_status", AuthRevoked)
 
 
 async def test_rate_limit_is_rate_limited_with_the_reset_hint(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "rate_limit", endpoint="create_status", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s is not None
-    assert 100 <= caught.value.retry_after_s <= 125
+    retry_after_s = await faults.rate_limited(await rig(sandbox), "create_status", retry_after_s=120)
+    assert retry_after_s is not None
+    assert 100 <= retry_after_s <= 125
 
 
 async def test_server_error_is_transient(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "server_error", endpoint="upload_media", status=503)
-    with pytest.raises(Transient):
-        await publisher(sandbox).publish(ch, a_post("k", "img", image(sandbox)), MemoryJournal(), proxy=None)
+    drill = await rig(sandbox)
+    await faults.refused(
+        drill, "server_error", "upload_media", Transient, post=a_post("k", "img", image(sandbox)), status=503
+    )
 
 
 # --- proxy and metrics --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    ch = await channel(sandbox, spec)
-    sandbox.fault(P, "slow", endpoint="create_status", delay_s=1.0)
-    call = asyncio.create_task(publisher(sandbox).publish(ch, a_post(), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        # The log names a request's endpoint only once it is answered: match the path of the one still open.
-        pending = [r for r in sandbox.requests(P) if r["status"] is None and r["path"].endswith("/api/v1/statuses")]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid  # the creating call's TCP peer was the proxy process, not this test
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    await faults.through_proxy(
+        request, kind, lambda spec: rig(sandbox, spec), ("create_status",), ("/api/v1/statuses$",)
+    )
 
 
 async def test_metrics(sandbox: Sandbox) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,18 +14,15 @@ from adapters.platforms.publishing.threads import CHILDREN_KEY, CONTAINER_KEY, M
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
-    Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
     Transient,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from tests.platforms.conftest import Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 P = Platform.THREADS
 USER_ID = "threads-user-1"
@@ -49,6 +45,10 @@ async def channel(sandbox: Sandbox, proxy: ProxySpec | None = None) -> Publishin
     return PublishingChannel(USER_ID, "sandboxbrand", connected.tokens.access_token)
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    return faults.Rig(sandbox, publisher(sandbox), await channel(sandbox, proxy), text_post())
+
+
 def image(sandbox: Sandbox, name: str = "sample.jpg") -> MediaItem:
     return MediaItem(url=f"{sandbox.url}/_sandbox/media/{name}", alt_text="a sample")
 
@@ -58,13 +58,11 @@ def text_post(key: str = "post-1:threads-1", text: str = "Hello Threads", *items
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": P.value}).json()["posts"]
-        return found
+    return faults.posts(sandbox, P)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(P) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, P, endpoint)
 
 
 # --- publishing ---------------------------------------------------------------------------------------------------
@@ -177,11 +175,7 @@ async def test_find_published(sandbox: Sandbox) -> None:
 
 
 async def test_duplicate_fault_is_duplicate(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "duplicate", endpoint="publish")
-    with pytest.raises(Duplicate):
-        await publisher(sandbox).publish(ch, text_post(), MemoryJournal(), proxy=None)
-    assert posts(sandbox) == []
+    await faults.duplicate(await rig(sandbox), "publish")
 
 
 async def test_text_over_500_is_invalid_content(sandbox: Sandbox) -> None:
@@ -199,50 +193,24 @@ async def test_media_threads_cannot_download_is_invalid_content(sandbox: Sandbox
 
 @pytest.mark.parametrize(("kind", "error"), [("expire_token", AuthExpired), ("revoke_token", AuthRevoked)])
 async def test_token_problems(sandbox: Sandbox, kind: str, error: type[Exception]) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, kind, endpoint="create_container")
-    with pytest.raises(error) as caught:
-        await publisher(sandbox).publish(ch, text_post(), MemoryJournal(), proxy=None)
-    assert ch.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), kind, "create_container", error)
 
 
 async def test_rate_limit_is_rate_limited_with_the_usage_hint(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "rate_limit", endpoint="publish", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher(sandbox).publish(ch, text_post(), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s == 120  # X-Business-Use-Case-Usage: 2 minutes to regain access
+    # X-Business-Use-Case-Usage: 2 minutes to regain access
+    assert await faults.rate_limited(await rig(sandbox), "publish", retry_after_s=120) == 120
 
 
 async def test_server_error_is_transient(sandbox: Sandbox) -> None:
-    ch = await channel(sandbox)
-    sandbox.fault(P, "server_error", endpoint="create_container", status=502)
-    with pytest.raises(Transient):
-        await publisher(sandbox).publish(ch, text_post(), MemoryJournal(), proxy=None)
+    await faults.refused(await rig(sandbox), "server_error", "create_container", Transient, status=502)
 
 
 # --- proxy and metrics --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    ch = await channel(sandbox, spec)
-    sandbox.fault(P, "slow", endpoint="publish", delay_s=1.0)
-    call = asyncio.create_task(publisher(sandbox).publish(ch, text_post(), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        # The log names a request's endpoint only once it is answered: match the path of the one still open.
-        pending = [r for r in sandbox.requests(P) if r["status"] is None and r["path"].endswith("/threads_publish")]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid  # the creating call's TCP peer was the proxy process, not this test
-    [stored] = posts(sandbox)
-    assert stored["id"] == published.external_id
+    await faults.through_proxy(request, kind, lambda spec: rig(sandbox, spec), ("publish",), ("/threads_publish$",))
 
 
 async def test_metrics(sandbox: Sandbox) -> None:

@@ -3,8 +3,6 @@ from calling init twice, check-before-retry, error mapping, proxy routing and me
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,19 +13,16 @@ from adapters.platforms.publishing.tiktok import INIT_KEY, PUBLISH_KEY, UPLOADED
 from domain.channels.connectors import (
     AuthExpired,
     AuthRevoked,
-    Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
     Transient,
     Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from tests.platforms.conftest import Connected, Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
-from tests.support.proxies import PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
 
 P = Platform.TIKTOK
 USER_ID = "tiktok-user-1"
@@ -49,6 +44,11 @@ async def channel(sandbox: Sandbox, proxy: ProxySpec | None = None) -> tuple[Pub
     return PublishingChannel(USER_ID, "sandboxbrand", connected.tokens.access_token), connected
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    ch, _ = await channel(sandbox, proxy)
+    return faults.Rig(sandbox, publisher(sandbox), ch, video_post(sandbox))
+
+
 def media(sandbox: Sandbox, name: str, kind: str = "image") -> MediaItem:
     return MediaItem(url=f"{sandbox.url}/_sandbox/media/{name}", kind=kind)  # type: ignore[arg-type]
 
@@ -65,13 +65,11 @@ def photo_post(sandbox: Sandbox, key: str = "post-2:tiktok-1", *names: str) -> O
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": P.value}).json()["posts"]
-        return found
+    return faults.posts(sandbox, P)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(P) if r["endpoint"] == endpoint)
+    return faults.calls(sandbox, P, endpoint)
 
 
 # --- publishing ---------------------------------------------------------------------------------------------------
@@ -230,27 +228,18 @@ async def test_find_published_while_the_upload_is_incomplete_is_none(
 
 
 async def test_server_error_while_polling_is_transient_and_the_retry_resumes(sandbox: Sandbox) -> None:
-    ch, _ = await channel(sandbox)
-    journal = MemoryJournal()
-    sandbox.fault(P, "server_error", endpoint="status_fetch", status=503)
-    with pytest.raises(Transient):
-        await publisher(sandbox).publish(ch, video_post(sandbox), journal, proxy=None)
-    published = await publisher(sandbox).publish(ch, video_post(sandbox), journal, proxy=None)
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
-    assert calls(sandbox, "video_init") == 1
+    drill = await rig(sandbox)
+    await faults.transient_then_once(drill, "status_fetch", 503)
+    assert drill.calls("video_init") == 1
 
 
 # --- errors -------------------------------------------------------------------------------------------------------
 
 
 async def test_duplicate_fault_is_duplicate(sandbox: Sandbox) -> None:
-    ch, _ = await channel(sandbox)
-    sandbox.fault(P, "duplicate", endpoint="video_init")
     journal = MemoryJournal()
-    with pytest.raises(Duplicate):
-        await publisher(sandbox).publish(ch, video_post(sandbox), journal, proxy=None)
+    await faults.duplicate(await rig(sandbox), "video_init", journal)
     assert journal.values[INIT_KEY] == "refused"
-    assert posts(sandbox) == []
 
 
 async def test_daily_cap_is_spam_risk(sandbox: Sandbox) -> None:
@@ -272,63 +261,37 @@ async def test_daily_cap_is_spam_risk(sandbox: Sandbox) -> None:
 
 
 async def test_expired_token_is_auth_expired(sandbox: Sandbox) -> None:
-    ch, _ = await channel(sandbox)
-    sandbox.fault(P, "expire_token", endpoint="creator_info")
-    with pytest.raises(AuthExpired) as caught:
-        await publisher(sandbox).publish(ch, video_post(sandbox), MemoryJournal(), proxy=None)
-    assert ch.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), "expire_token", "creator_info", AuthExpired)
 
 
 async def test_revoked_token_reads_as_expired_then_refresh_says_revoked(sandbox: Sandbox) -> None:
     # TikTok answers access_token_invalid either way; the refresh that follows is what tells a revoked grant.
     ch, connected = await channel(sandbox)
-    sandbox.fault(P, "revoke_token", endpoint="creator_info")
-    with pytest.raises(AuthExpired):
-        await publisher(sandbox).publish(ch, video_post(sandbox), MemoryJournal(), proxy=None)
+    drill = faults.Rig(sandbox, publisher(sandbox), ch, video_post(sandbox))
+    await faults.refused(drill, "revoke_token", "creator_info", AuthExpired)
     assert connected.tokens.refresh_token
     with pytest.raises(AuthRevoked):
         await connected.connector.refresh(refresh_token=connected.tokens.refresh_token, proxy=None)
 
 
 async def test_rate_limit_is_rate_limited(sandbox: Sandbox) -> None:
-    ch, _ = await channel(sandbox)
-    sandbox.fault(P, "rate_limit", endpoint="video_init", retry_after_s=60)
     journal = MemoryJournal()
-    with pytest.raises(RateLimited) as caught:
-        await publisher(sandbox).publish(ch, video_post(sandbox), journal, proxy=None)
-    assert caught.value.retry_after_s is None  # TikTok sends no hint; the workflow's backoff applies
+    # TikTok sends no hint; the workflow's backoff applies
+    assert await faults.rate_limited(await rig(sandbox), "video_init", journal, retry_after_s=60) is None
     assert journal.values[INIT_KEY] == "refused"
 
 
 async def test_server_error_on_init_is_transient(sandbox: Sandbox) -> None:
-    ch, _ = await channel(sandbox)
-    sandbox.fault(P, "server_error", endpoint="video_init", status=500)
-    with pytest.raises(Transient):
-        await publisher(sandbox).publish(ch, video_post(sandbox), MemoryJournal(), proxy=None)
+    await faults.refused(await rig(sandbox), "server_error", "video_init", Transient, status=500)
 
 
 # --- proxy and metrics --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
-    ch, _ = await channel(sandbox, spec)
-    sandbox.fault(P, "slow", endpoint="video_init", delay_s=1.0)
-    call = asyncio.create_task(publisher(sandbox).publish(ch, video_post(sandbox), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        # The log names a request's endpoint only once it is answered: match the path of the one still open.
-        pending = [r for r in sandbox.requests(P) if r["status"] is None and r["path"].endswith("/video/init/")]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid  # the creating call's TCP peer was the proxy process, not this test
+    await faults.through_proxy(request, kind, lambda spec: rig(sandbox, spec), ("video_init",), ("/video/init/$",))
     [stored] = posts(sandbox)
-    assert stored["id"] == published.external_id
     assert stored["peer_host"] == "127.0.0.1"
 
 

@@ -3,7 +3,6 @@ resume instead of posting twice, check-before-retry through the user's timeline,
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -18,19 +17,16 @@ from domain.channels.connectors import (
     Duplicate,
     InvalidContent,
     ProxySpec,
-    RateLimited,
-    Transient,
-    Unconfirmed,
 )
 from domain.identity.platforms import Platform
 from domain.publishing.publisher import MediaItem, OutgoingPost, PublishingChannel
 from sandbox.publishing.x import display_text, weighted_length
 from sandbox.state import SandboxPost
 from tests.platforms.conftest import Connected, Sandbox, connect
+from tests.platforms.publishing import faults
 from tests.platforms.publishing.journal import MemoryJournal
 from tests.sandbox.helpers import REDIRECT, make_client, pkce_pair, redirect_query
-from tests.support.proxies import CheckServer, PproxyServer, socket_owner_pid
-from tests.support.proxy_fixtures import PROXY_PASSWORD, PROXY_USERNAME
+from tests.support.proxies import CheckServer, PproxyServer
 
 X = Platform.X
 
@@ -44,6 +40,11 @@ async def setup(sandbox: Sandbox, proxy: ProxySpec | None = None) -> tuple[XPubl
     return publisher, channel, connected
 
 
+async def rig(sandbox: Sandbox, proxy: ProxySpec | None = None) -> faults.Rig:
+    publisher, channel, _ = await setup(sandbox, proxy)
+    return faults.Rig(sandbox, publisher, channel, outgoing("Under a fault"))
+
+
 def outgoing(text: str, *media: MediaItem, key: str = "post-1:integration-1") -> OutgoingPost:
     return OutgoingPost(key=key, text=text, first_attempt_at=datetime.now(UTC), media=media)
 
@@ -53,17 +54,11 @@ def sample(sandbox: Sandbox, name: str, kind: Any = "image") -> MediaItem:
 
 
 def posts(sandbox: Sandbox) -> list[dict[str, Any]]:
-    with sandbox.control() as c:
-        found: list[dict[str, Any]] = c.get("/_sandbox/posts", params={"platform": "x"}).json()["posts"]
-        return found
+    return faults.posts(sandbox, X)
 
 
 def calls(sandbox: Sandbox, endpoint: str) -> int:
-    return sum(1 for r in sandbox.requests(X) if r["endpoint"] == endpoint)
-
-
-def proxy_spec(proxy: PproxyServer) -> ProxySpec:
-    return ProxySpec(proxy.protocol, "127.0.0.1", proxy.port, PROXY_USERNAME, PROXY_PASSWORD)
+    return faults.calls(sandbox, X, endpoint)
 
 
 async def test_publish_text(sandbox: Sandbox) -> None:
@@ -105,29 +100,13 @@ async def test_publish_video_waits_for_processing(sandbox: Sandbox) -> None:
     assert time.monotonic() - started >= 0.2
 
 
-@pytest.mark.parametrize("kind", ["pproxy_http", "pproxy_socks5"])
+@pytest.mark.parametrize("kind", faults.PROXIES)
 async def test_publish_goes_through_the_proxy(sandbox: Sandbox, kind: str, request: pytest.FixtureRequest) -> None:
-    proxy: PproxyServer = request.getfixturevalue(kind)
-    spec = proxy_spec(proxy)
-    publisher, channel, _ = await setup(sandbox, spec)
-    # Hold the create call open so the sandbox's peer socket can be traced to the process that opened it.
-    sandbox.fault(X, "slow", endpoint="create_tweet", delay_s=1.0)
-    call = asyncio.create_task(publisher.publish(channel, outgoing("Via proxy"), MemoryJournal(), proxy=spec))
-    owner = None
-    deadline = time.monotonic() + 5
-    while owner is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        # A pending record has no endpoint name yet (set when the response ends): match the path.
-        pending = [r for r in sandbox.requests(X) if r["status"] is None and r["path"] == "/x/2/tweets"]
-        if pending:
-            owner = socket_owner_pid(pending[-1]["peer_port"], sandbox.port)
-    published = await call
-    assert owner == proxy.pid
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
+    await faults.through_proxy(request, kind, lambda spec: rig(sandbox, spec), ("create_tweet",), ("^/x/2/tweets$",))
 
 
 async def test_media_download_goes_through_the_proxy(sandbox: Sandbox, pproxy_socks5: PproxyServer) -> None:
-    spec = proxy_spec(pproxy_socks5)
+    spec = faults.proxy_spec(pproxy_socks5)
     publisher, channel, _ = await setup(sandbox, spec)
     with CheckServer() as media_host:
         # The check server serves JSON, which X refuses as media: the download itself is what is under test.
@@ -186,11 +165,7 @@ async def test_same_text_twice_is_duplicate(sandbox: Sandbox) -> None:
 
 
 async def test_injected_duplicate_is_duplicate(sandbox: Sandbox) -> None:
-    publisher, channel, _ = await setup(sandbox)
-    sandbox.fault(X, "duplicate", endpoint="create_tweet")
-    with pytest.raises(Duplicate):
-        await publisher.publish(channel, outgoing("Fresh text"), MemoryJournal(), proxy=None)
-    assert posts(sandbox) == []
+    await faults.duplicate(await rig(sandbox), "create_tweet")
 
 
 async def test_too_long_is_invalid_content(sandbox: Sandbox) -> None:
@@ -204,59 +179,33 @@ async def test_too_long_is_invalid_content(sandbox: Sandbox) -> None:
 
 
 async def test_expired_token_is_auth_expired(sandbox: Sandbox) -> None:
-    publisher, channel, _ = await setup(sandbox)
-    sandbox.fault(X, "expire_token", endpoint="create_tweet")
-    with pytest.raises(AuthExpired) as caught:
-        await publisher.publish(channel, outgoing("Expired"), MemoryJournal(), proxy=None)
-    assert channel.access_token not in str(caught.value)
+    await faults.refused(await rig(sandbox), "expire_token", "create_tweet", AuthExpired)
 
 
 async def test_revoked_token_fails_the_refresh_too(sandbox: Sandbox) -> None:
     publisher, channel, connected = await setup(sandbox)
-    sandbox.fault(X, "revoke_token", endpoint="create_tweet")
     # X answers a bare 401 for expired and revoked alike: the refresh that follows tells them apart.
-    with pytest.raises(AuthExpired):
-        await publisher.publish(channel, outgoing("Revoked"), MemoryJournal(), proxy=None)
+    drill = faults.Rig(sandbox, publisher, channel, outgoing("Revoked"))
+    await faults.refused(drill, "revoke_token", "create_tweet", AuthExpired)
     assert connected.tokens.refresh_token is not None
     with pytest.raises(AuthRevoked):
         await connected.connector.refresh(refresh_token=connected.tokens.refresh_token, proxy=None)
 
 
 async def test_rate_limit_is_rate_limited_with_the_reset_hint(sandbox: Sandbox) -> None:
-    publisher, channel, _ = await setup(sandbox)
-    sandbox.fault(X, "rate_limit", endpoint="create_tweet", retry_after_s=120)
-    with pytest.raises(RateLimited) as caught:
-        await publisher.publish(channel, outgoing("Throttled"), MemoryJournal(), proxy=None)
-    assert caught.value.retry_after_s is not None
-    assert 100 <= caught.value.retry_after_s <= 125
+    retry_after_s = await faults.rate_limited(await rig(sandbox), "create_tweet", retry_after_s=120)
+    assert retry_after_s is not None
+    assert 100 <= retry_after_s <= 125
 
 
 async def test_server_error_is_transient_and_the_retry_posts_once(sandbox: Sandbox) -> None:
-    publisher, channel, _ = await setup(sandbox)
-    sandbox.fault(X, "server_error", endpoint="create_tweet", status=503)
-    journal = MemoryJournal()
-    post = outgoing("Flaky")
-    with pytest.raises(Transient):
-        await publisher.publish(channel, post, journal, proxy=None)
-    published = await publisher.publish(channel, post, journal, proxy=None)
-    assert [p["id"] for p in posts(sandbox)] == [published.external_id]
-    assert calls(sandbox, "user_tweets") == 1  # the retry looked before posting again
+    drill = await rig(sandbox)
+    await faults.transient_then_once(drill, "create_tweet", 503)
+    assert drill.calls("user_tweets") == 1  # the retry looked before posting again
 
 
 async def test_timeout_after_sending_is_unconfirmed_and_the_check_finds_the_post(sandbox: Sandbox) -> None:
-    publisher, channel, _ = await setup(sandbox)
-    publisher.create_timeout_s = 0.3
-    sandbox.fault(X, "slow", endpoint="create_tweet", delay_s=1.0)
-    journal = MemoryJournal()
-    post = outgoing("Slow platform")
-    with pytest.raises(Unconfirmed):
-        await publisher.publish(channel, post, journal, proxy=None)
-    await asyncio.sleep(0.8)  # the sandbox finishes the request the client gave up on
-    found = await publisher.find_published(channel, post, journal, proxy=None)
-    assert found is not None
-    assert await publisher.publish(channel, post, journal, proxy=None) == found
-    assert [p["id"] for p in posts(sandbox)] == [found.external_id]
-    assert calls(sandbox, "create_tweet") == 1
+    await faults.unconfirmed_then_found(await rig(sandbox), "create_tweet")
 
 
 async def test_metrics_read_public_metrics(sandbox: Sandbox) -> None:
