@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # Warming runs spread a day's actions over the active hours; a test compresses them into this many seconds.
     warming_day_s: float | None = Field(default=None, gt=0)
     reconcile_every_s: float = Field(default=60.0, ge=1)
+    # Workflows kept in the worker's memory between their steps. One that was evicted is rebuilt from its history
+    # (a new sandbox and a replay) when its timer fires, so posts due together beyond this number wake slowly; each
+    # cached workflow costs memory (about 0.2 MiB).
+    workflow_cache_size: int = Field(default=1000, ge=0)
     platform_rate_per_s: dict[str, float] = Field(
         default_factory=lambda: {
             "x": 1.0,

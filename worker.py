@@ -159,6 +159,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        max_cached_workflows=settings.workflow_cache_size,
         activities=[
             retention.delete_expired_audit_entries,
             autolink.link,
