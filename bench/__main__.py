@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import auth, matrix, reads
+from bench import auth, matrix, publishing, reads
 
 
 def main() -> None:
     asyncio.run(auth.main())
     asyncio.run(reads.main())
     asyncio.run(matrix.main())
+    asyncio.run(publishing.main(1000, 10_000, 60.0, ("linkedin", "facebook")))
 
 
 if __name__ == "__main__":
