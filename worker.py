@@ -162,6 +162,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
         max_cached_workflows=settings.workflow_cache_size,
         activities=[
             retention.delete_expired_audit_entries,
+            retention.delete_expired_webhook_deliveries,
             autolink.link,
             refresh.plan,
             refresh.refresh,

@@ -27,3 +27,12 @@ class RetentionActivities:
             await uow.commit()
         activity.logger.info("deleted %d audit entries older than %s", deleted, batch.cutoff.isoformat())
         return batch.model_copy(update={"deleted": deleted})
+
+    @activity.defn(name="delete_expired_webhook_deliveries")
+    async def delete_expired_webhook_deliveries(self, batch: RetentionBatch) -> RetentionBatch:
+        """The organization's notification log: webhook deliveries, kept as long as the audit log."""
+        async with self._uow() as uow:
+            deleted = await uow.webhook_deliveries.delete_older_than(batch.cutoff, batch.limit)
+            await uow.commit()
+        activity.logger.info("deleted %d webhook deliveries older than %s", deleted, batch.cutoff.isoformat())
+        return batch.model_copy(update={"deleted": deleted})

@@ -1,9 +1,10 @@
-"""RetentionWorkflow: deletes audit records older than the retention period, in batches, started by the
-`retention` Schedule. Deterministic: all I/O is in activities."""
+"""RetentionWorkflow: deletes audit records and finished webhook deliveries (the notification log) older than the
+retention period, in batches, started by the `retention` Schedule. Deterministic: all I/O is in activities."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -20,6 +21,7 @@ class RetentionInput(BaseModel):
 
 class RetentionResult(BaseModel):
     audit_entries_deleted: int
+    webhook_deliveries_deleted: int = 0
 
 
 @workflow.defn(name="RetentionWorkflow")
@@ -34,14 +36,25 @@ class RetentionWorkflow:
     @workflow.run
     async def run(self, params: RetentionInput) -> RetentionResult:
         cutoff = workflow.now() - timedelta(days=params.retention_days)
+        audit = await self._purge(RetentionActivities.delete_expired_audit_entries, "audit entries", cutoff, params)
+        webhooks = 0
+        if workflow.patched("retention-webhook-deliveries"):  # runs started before this step existed skip it
+            webhooks = await self._purge(
+                RetentionActivities.delete_expired_webhook_deliveries, "webhook deliveries", cutoff, params
+            )
+        return RetentionResult(audit_entries_deleted=audit, webhook_deliveries_deleted=webhooks)
+
+    async def _purge(self, step: Any, what: str, cutoff: datetime, params: RetentionInput) -> int:
+        deleted = 0
         while True:
             batch: RetentionBatch = await workflow.execute_activity_method(
-                RetentionActivities.delete_expired_audit_entries,
+                step,
                 RetentionBatch(cutoff=cutoff, limit=params.batch_size),
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             )
+            deleted += batch.deleted
             self._deleted += batch.deleted
-            workflow.set_current_details(f"deleted {self._deleted} audit entries older than {cutoff.isoformat()}")
+            workflow.set_current_details(f"deleted {deleted} {what} older than {cutoff.isoformat()}")
             if batch.deleted < params.batch_size:
-                return RetentionResult(audit_entries_deleted=self._deleted)
+                return deleted

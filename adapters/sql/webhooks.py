@@ -158,6 +158,16 @@ class SqlWebhookDeliveryRepository:
         )
         return [_delivery(r) for r in (await self._s.execute(stmt)).all()]
 
+    async def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        ids = (
+            select(WEBHOOK_DELIVERY.c.id)
+            .where(WEBHOOK_DELIVERY.c.created_at < cutoff, WEBHOOK_DELIVERY.c.status != _PENDING)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self._s.execute(delete(WEBHOOK_DELIVERY).where(WEBHOOK_DELIVERY.c.id.in_(ids)))
+        return int(getattr(result, "rowcount", 0))
+
     async def list(self, organization_id: str, webhook_id: str, page: PageRequest) -> Page[WebhookDelivery]:
         stmt = select(WEBHOOK_DELIVERY).where(
             WEBHOOK_DELIVERY.c.organization_id == organization_id, WEBHOOK_DELIVERY.c.webhook_id == webhook_id

@@ -50,6 +50,10 @@ class WebhookDeliveryRepository(Protocol):
         """Newest first."""
         ...
 
+    async def delete_older_than(self, cutoff: datetime, limit: int) -> int:
+        """Retention: up to `limit` finished deliveries (delivered or failed) created before `cutoff`; how many."""
+        ...
+
 
 class WebhookSender(Protocol):
     async def start(self, delivery: WebhookDelivery) -> None:
