@@ -86,6 +86,20 @@ def _step(name: str) -> None:
     workflow.set_current_details(f"step: {name}")
 
 
+async def _run_step(state: Any, step: str, activity: Any, arg: Any, *, long: bool) -> Any:
+    """One step of a deletion: shown in the state query and the Temporal UI, retried until it succeeds (every step is
+    idempotent); a long step heartbeats."""
+    state.step = step
+    _step(step)
+    return await workflow.execute_activity_method(
+        activity,
+        arg,
+        start_to_close_timeout=_LONG if long else _STEP,
+        heartbeat_timeout=_HEARTBEAT if long else None,
+        retry_policy=_RETRY,
+    )
+
+
 @workflow.defn(name="SoulDeletionWorkflow")
 class SoulDeletionWorkflow:
     def __init__(self) -> None:
@@ -96,15 +110,7 @@ class SoulDeletionWorkflow:
         return self._state
 
     async def _run(self, step: str, activity: Any, arg: Any, *, long: bool = False) -> Any:
-        self._state.step = step
-        _step(step)
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=_LONG if long else _STEP,
-            heartbeat_timeout=_HEARTBEAT if long else None,
-            retry_policy=_RETRY,
-        )
+        return await _run_step(self._state, step, activity, arg, long=long)
 
     @workflow.run
     async def run(self, params: SoulDeletionInput) -> SoulDeletionState:
@@ -144,15 +150,7 @@ class OrganizationDeletionWorkflow:
         return self._state
 
     async def _run(self, step: str, activity: Any, arg: Any, *, long: bool = False) -> Any:
-        self._state.step = step
-        _step(step)
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=_LONG if long else _STEP,
-            heartbeat_timeout=_HEARTBEAT if long else None,
-            retry_policy=_RETRY,
-        )
+        return await _run_step(self._state, step, activity, arg, long=long)
 
     @workflow.run
     async def run(self, params: OrganizationDeletionInput) -> OrganizationDeletionState:

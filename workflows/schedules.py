@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -30,20 +31,25 @@ RECONCILE_SCHEDULE_ID = "reconcile-posts"
 PROXY_HEALTH_SCHEDULE_ID = "proxy-health"
 
 
-def reconcile_schedule(task_queue: str, every_s: float) -> Schedule:
+def interval_schedule(
+    run: Any, arg: Any, *, run_id: str, task_queue: str, every_s: float, timeout: timedelta, note: str
+) -> Schedule:
+    """A sweep every `every_s`: one run at a time, and a missed run is not caught up (the next one finds the same
+    work)."""
     return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ReconcileWorkflow.run,
-            ReconcileRequest(),
-            id="reconcile-posts-run",
-            task_queue=task_queue,
-            execution_timeout=timedelta(minutes=10),
-        ),
+        action=ScheduleActionStartWorkflow(run, arg, id=run_id, task_queue=task_queue, execution_timeout=timeout),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
-        # A missed run is not worth catching up: the next one finds the same deliveries.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
-        state=ScheduleState(note="restarts the workflows of due deliveries that have none running"),
+        state=ScheduleState(note=note),
     )
+
+
+def reconcile_schedule(task_queue: str, every_s: float) -> Schedule:
+    return interval_schedule(
+        ReconcileWorkflow.run, ReconcileRequest(), run_id="reconcile-posts-run", task_queue=task_queue,
+        every_s=every_s, timeout=timedelta(minutes=10),
+        note="restarts the workflows of due deliveries that have none running",
+    )  # fmt: skip
 
 
 def retention_schedule(task_queue: str, retention_days: int) -> Schedule:
@@ -58,26 +64,16 @@ def retention_schedule(task_queue: str, retention_days: int) -> Schedule:
         # Daily at 03:17 UTC: off the hour, when most organizations are quiet.
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)], minute=[ScheduleRange(17)])]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=6)),
-        state=ScheduleState(note=f"deletes audit records older than {retention_days} days"),
+        state=ScheduleState(note=f"deletes audit records and sent webhooks older than {retention_days} days"),
     )
 
 
 def proxy_health_schedule(task_queue: str, every_s: float) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ProxyHealthWorkflow.run,
-            ProxyHealthInput(),
-            id="proxy-health-run",
-            task_queue=task_queue,
-            execution_timeout=timedelta(hours=1),
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
-        # A missed run is not worth catching up: the next one tests every proxy again.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
-        state=ScheduleState(
-            note="tests every proxy through the check URL; a failed proxy flags its accounts and stops publishing"
-        ),
-    )
+    return interval_schedule(
+        ProxyHealthWorkflow.run, ProxyHealthInput(), run_id="proxy-health-run", task_queue=task_queue,
+        every_s=every_s, timeout=timedelta(hours=1),
+        note="tests every proxy through the check URL; a failed proxy flags its accounts and stops publishing",
+    )  # fmt: skip
 
 
 async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:

@@ -8,12 +8,6 @@ from datetime import timedelta
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleState,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -26,6 +20,7 @@ from activities.webhooks import SweepRequest
 from domain.notifications.webhooks import WebhookDelivery, workflow_id
 from settings import Settings
 from workflows import search_attributes as sa
+from workflows.schedules import interval_schedule
 from workflows.webhook import WebhookInput, WebhookSweepWorkflow, WebhookWorkflow
 
 WEBHOOK_SWEEP_SCHEDULE_ID = "webhooks-sweep"
@@ -63,15 +58,8 @@ class TemporalWebhookSender:
 
 
 def webhook_sweep_schedule(task_queue: str, every_s: float) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            WebhookSweepWorkflow.run,
-            SweepRequest(),
-            id="webhooks-sweep-run",
-            task_queue=task_queue,
-            execution_timeout=timedelta(minutes=10),
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every_s))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
-        state=ScheduleState(note="resumes webhook deliveries whose sending never started"),
-    )
+    return interval_schedule(
+        WebhookSweepWorkflow.run, SweepRequest(), run_id="webhooks-sweep-run", task_queue=task_queue,
+        every_s=every_s, timeout=timedelta(minutes=10),
+        note="resumes webhook deliveries whose sending never started",
+    )  # fmt: skip

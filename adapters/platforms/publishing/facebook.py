@@ -11,7 +11,7 @@ the same status message twice (506), which backs this up."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ import httpx
 from adapters.platforms.base import json_body, require_str
 from adapters.platforms.config import PlatformEndpoints
 from adapters.platforms.publishing.graph import UNKNOWN_OBJECT_SUBCODE, GraphPublisher, error_codes, opt_int
+from adapters.platforms.publishing.sent_marker import chosen, publish_once
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -61,24 +62,18 @@ class FacebookPublisher(GraphPublisher):
         if done:
             return _published(done)
         _check_content(post)
-        sent_before = journal.get(SENT) is not None
-        if sent_before:
-            found = await self.find_published(channel, post, journal, proxy=proxy)
-            if found is not None:
-                return found
-        photo_ids = []
-        if len(post.media) > 1:
-            photo_ids = [await self._photo(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
-        await journal.record(SENT, datetime.now(UTC).isoformat())
-        try:
-            post_id = await self._create(channel, post, photo_ids, proxy)
-        except Duplicate:
-            found = await self.find_published(channel, post, journal, proxy=proxy) if sent_before else None
-            if found is not None:
-                return found
-            raise
-        await journal.record(POST, post_id)
-        return _published(post_id)
+
+        async def upload() -> list[str]:
+            # One photo goes with the create call itself; several are uploaded unpublished first.
+            if len(post.media) < 2:
+                return []
+            return [await self._photo(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
+
+        return await publish_once(
+            journal, sent_key=SENT, post_key=POST,
+            look_up=lambda: self.find_published(channel, post, journal, proxy=proxy), upload=upload,
+            create=lambda photo_ids: self._create(channel, post, photo_ids, proxy), published=_published,
+        )  # fmt: skip
 
     async def find_published(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, *, proxy: ProxySpec | None
@@ -179,13 +174,10 @@ def _classify(response: httpx.Response, body: dict[str, Any], message: str) -> C
 
 
 async def _chosen(post: OutgoingPost, journal: PublishJournal, matches: list[str]) -> PublishedPost | None:
-    if not matches:
-        return None
-    if not post.text.strip():
-        raise Unconfirmed("facebook: posts without a message since the first attempt exist; cannot tell ours")
-    post_id = matches[-1]  # the feed lists newest first: the oldest match is the first attempt's
-    await journal.record(POST, post_id)
-    return _published(post_id)
+    return await chosen(
+        post, journal, matches, post_key=POST, published=_published,
+        no_text="facebook: posts without a message since the first attempt exist; cannot tell ours",
+    )  # fmt: skip
 
 
 def _published(post_id: str) -> PublishedPost:

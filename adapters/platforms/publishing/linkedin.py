@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ import httpx
 from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, send
 from adapters.platforms.config import PlatformEndpoints
 from adapters.platforms.publishing.media import fetch_media
+from adapters.platforms.publishing.sent_marker import chosen, publish_once
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -73,22 +74,15 @@ class LinkedInPublisher:
         if done:
             return _published(done)
         _check_content(post)
-        sent_before = journal.get(SENT) is not None
-        if sent_before:
-            found = await self.find_published(channel, post, journal, proxy=proxy)
-            if found is not None:
-                return found
-        images = [await self._image(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
-        await journal.record(SENT, datetime.now(UTC).isoformat())
-        try:
-            urn = await self._create(channel, post, images, proxy)
-        except Duplicate:
-            found = await self.find_published(channel, post, journal, proxy=proxy) if sent_before else None
-            if found is not None:
-                return found
-            raise
-        await journal.record(POST, urn)
-        return _published(urn)
+
+        async def upload() -> list[str]:
+            return [await self._image(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
+
+        return await publish_once(
+            journal, sent_key=SENT, post_key=POST,
+            look_up=lambda: self.find_published(channel, post, journal, proxy=proxy), upload=upload,
+            create=lambda images: self._create(channel, post, images, proxy), published=_published,
+        )  # fmt: skip
 
     async def find_published(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, *, proxy: ProxySpec | None
@@ -258,13 +252,10 @@ def _lookup_refusal(response: httpx.Response, body: dict[str, Any], message: str
 
 
 async def _chosen(post: OutgoingPost, journal: PublishJournal, matches: list[str]) -> PublishedPost | None:
-    if not matches:
-        return None
-    if not post.text.strip():
-        raise Unconfirmed("linkedin: image-only posts since the first attempt exist; cannot tell which is ours")
-    urn = matches[-1]  # newest first: the oldest match is the first attempt's
-    await journal.record(POST, urn)
-    return _published(urn)
+    return await chosen(
+        post, journal, matches, post_key=POST, published=_published,
+        no_text="linkedin: image-only posts since the first attempt exist; cannot tell which is ours",
+    )  # fmt: skip
 
 
 def _author(channel: PublishingChannel) -> str:

@@ -23,6 +23,7 @@ import httpx
 from adapters.platforms.base import DEFAULT_TIMEOUT_S, bearer, json_body, require_str, send
 from adapters.platforms.config import PlatformEndpoints
 from adapters.platforms.publishing.media import fetch_media
+from adapters.platforms.publishing.sent_marker import chosen, publish_once
 from domain.channels.connectors import (
     ConnectorError,
     Duplicate,
@@ -71,23 +72,16 @@ class XPublisher:
         if done:
             return self._published(channel, done)
         _check_content(post)
-        sent_before = journal.get(SENT) is not None
-        if sent_before:
-            found = await self.find_published(channel, post, journal, proxy=proxy)
-            if found is not None:
-                return found
-        media_ids = [await self._media(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
-        await journal.record(SENT, datetime.now(UTC).isoformat())
-        try:
-            tweet_id = await self._create(channel, post.text, media_ids, proxy)
-        except Duplicate:
-            # Our own earlier attempt may be the "duplicate": look once more before failing the delivery.
-            found = await self.find_published(channel, post, journal, proxy=proxy) if sent_before else None
-            if found is not None:
-                return found
-            raise
-        await journal.record(TWEET, tweet_id)
-        return self._published(channel, tweet_id)
+
+        async def upload() -> list[str]:
+            return [await self._media(channel, item, i, journal, proxy) for i, item in enumerate(post.media)]
+
+        return await publish_once(
+            journal, sent_key=SENT, post_key=TWEET,
+            look_up=lambda: self.find_published(channel, post, journal, proxy=proxy), upload=upload,
+            create=lambda media_ids: self._create(channel, post.text, media_ids, proxy),
+            published=lambda tweet_id: self._published(channel, tweet_id),
+        )  # fmt: skip
 
     async def find_published(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, *, proxy: ProxySpec | None
@@ -252,14 +246,10 @@ class XPublisher:
     async def _chosen(
         self, channel: PublishingChannel, post: OutgoingPost, journal: PublishJournal, matches: list[str]
     ) -> PublishedPost | None:
-        if not matches:
-            return None
-        if not post.text.strip():
-            # A media-only tweet has no text to tell ours from any other media-only tweet of the window.
-            raise Unconfirmed("x: media-only tweets since the first attempt exist; cannot tell which is ours")
-        tweet_id = matches[-1]  # X lists newest first: the oldest match is the first attempt's
-        await journal.record(TWEET, tweet_id)
-        return self._published(channel, tweet_id)
+        return await chosen(
+            post, journal, matches, post_key=TWEET, published=lambda tweet_id: self._published(channel, tweet_id),
+            no_text="x: media-only tweets since the first attempt exist; cannot tell which is ours",
+        )  # fmt: skip
 
     def _published(self, channel: PublishingChannel, tweet_id: str) -> PublishedPost:
         # x.com/i/web/status/{id} resolves without the handle when we do not know it.
