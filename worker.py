@@ -119,7 +119,6 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     _compile_workflow_modules()
     clock = SystemClock()
     retention = RetentionActivities(uow)
-    autolink = AutoLinkActivities(store, uow, clock)
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
     webhook_sender = TemporalWebhookSender(client, settings)
     notifier = WebhookNotifier(uow, webhook_sender, clock, settings.public_url)
@@ -127,6 +126,8 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     identity = IdentityContext(store=store, uows=uow, clock=clock)
     warming_schedules = TemporalWarmingSchedules(client, settings.temporal_task_queue, settings.platform_queue_prefix)
     warming_service = WarmingService(identity, warming_schedules)
+    # A connect (or reconnect) resumes the warming its channel's revoked grant paused.
+    autolink = AutoLinkActivities(store, uow, clock, on_linked=warming_service.channel_connected)
     # A channel that needs reconnecting pauses its account's warming at once (best effort: logged if it fails).
     refresh = TokenRefreshActivities(
         store, uow, cipher, platform_connectors(settings), clock, webhooks=notifier,
@@ -148,7 +149,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     warming = WarmingActivities(
         store, uow, cipher, warmers(platform_endpoints), publishers(platform_endpoints), warming_schedules, clock,
         day_s=settings.warming_day_s, rate_limit_cooldown_s=settings.risk_cooldown_rate_limit_s,
-        spam_cooldown_s=settings.risk_cooldown_spam_s,
+        spam_cooldown_s=settings.risk_cooldown_spam_s, webhooks=notifier,
     )  # fmt: skip
     # A proxy that fails its checks pauses its accounts' warming; its recovery resumes them.
     health = ProxyHealthActivities(

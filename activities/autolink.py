@@ -3,6 +3,8 @@ handle), link them, and make sure the Account's Soul is mapped to the channel. E
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -29,11 +31,18 @@ class AutoLinkResult(BaseModel):
     outcome: str  # linked | already_linked | no_match | conflict | integration_gone
 
 
+# Told (organization id, integration id) once the channel is linked to its account (worker.py: warming resumes).
+LinkedHook = Callable[[str, str], Awaitable[None]]
+
+
 class AutoLinkActivities:
-    def __init__(self, store: DocumentStore, uows: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, store: DocumentStore, uows: UnitOfWorkFactory, clock: Clock, on_linked: LinkedHook | None = None
+    ) -> None:
         self._store = store
         self._uows = uows
         self._clock = clock
+        self._on_linked = on_linked
 
     @activity.defn(name="autolink_integration")
     async def link(self, params: AutoLinkInput) -> AutoLinkResult:
@@ -77,4 +86,6 @@ class AutoLinkActivities:
                 await uow.mappings.add(mapping)
             await uow.commit()
         activity.logger.info("auto-link %s: %s", integration.id, outcome)
+        if self._on_linked is not None:  # after every connect, a reconnect too: its failure fails (retries) the link
+            await self._on_linked(org, integration.id)
         return AutoLinkResult(account_id=account.id, soul_id=account.soul_id, mapping_id=mapping.id, outcome=outcome)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from pydantic import BaseModel
@@ -45,7 +45,7 @@ from domain.identity.risk import (
     risk_check,
     zone,
 )
-from domain.notifications.webhooks import WebhookDelivery, WebhookEvent
+from domain.notifications.webhooks import WebhookEvent
 from domain.organizations import Organization
 from domain.ports import FieldSealer, UnitOfWork, UnitOfWorkFactory
 from domain.publishing.posts import Approval, Delivery, DeliveryState, Post
@@ -56,14 +56,11 @@ from domain.publishing.publisher import (
     PublishedPost,
     PublishingChannel,
 )
-from domain.services import audit
 from domain.services.identity.risk_flags import RiskFlags
+from domain.services.refresh_needed import RefreshNeeded, RefreshNeededHook
 from domain.services.webhooks import WebhookNotifier
 
 log = logging.getLogger(__name__)
-
-# Told (organization id, integration id) once a channel is marked as needing reconnecting (worker.py: warming pauses).
-RefreshNeededHook = Callable[[str, str], Awaitable[None]]
 
 # Error types the workflow must not retry (ApplicationError.type): a person has to act first.
 FINAL_ERRORS = (
@@ -167,9 +164,8 @@ class PublishingActivities:
         self._clock = clock
         self._channel_workflows = channel_workflows
         self._heartbeat_every_s = heartbeat_every_s
-        self._webhooks = webhooks
         self._risk_flags = RiskFlags(store, uows, clock, rate_limit_cooldown_s, spam_cooldown_s)
-        self._on_refresh_needed = on_refresh_needed
+        self._refresh_needed = RefreshNeeded(uows, clock, webhooks, on_refresh_needed)
 
     # --- plan ----------------------------------------------------------------------------------------------------
 
@@ -374,9 +370,8 @@ class PublishingActivities:
             }))  # fmt: skip
             await uow.commit()
         if request.error_code == "AuthRevoked":
-            await mark_refresh_needed(
-                self._uows, self._clock, delivery, "revoked while publishing", self._webhooks, self._on_refresh_needed
-            )
+            reason = "revoked while publishing"
+            await self._refresh_needed.mark(delivery.organization_id, delivery.integration_id, reason)
         return request.state
 
     # --- token refresh -------------------------------------------------------------------------------------------
@@ -452,43 +447,3 @@ def _outgoing(post: Post, delivery: Delivery) -> OutgoingPost:
         media=tuple(MediaItem(url=m.url, kind=m.kind, alt_text=m.alt_text) for m in post.media),  # type: ignore[arg-type]
         settings=post.settings,
     )
-
-
-async def mark_refresh_needed(
-    uows: UnitOfWorkFactory,
-    clock: Clock,
-    delivery: Delivery,
-    reason: str,
-    webhooks: WebhookNotifier | None = None,
-    on_refresh_needed: RefreshNeededHook | None = None,
-) -> None:
-    """A revoked grant seen while publishing: the channel needs reconnecting (shown in the matrix, audited, told to
-    the organization's webhooks in the same transaction; then `on_refresh_needed` pauses its account's warming)."""
-    queued: list[WebhookDelivery] = []
-    async with uows() as uow:
-        integration = await uow.integrations.get(delivery.organization_id, delivery.integration_id)
-        if integration is not None and not integration.refresh_needed:
-            await uow.integrations.update(
-                integration.model_copy(update={"refresh_needed": True, "updated_at": clock.now()})
-            )
-            await audit.record(
-                uow, organization_id=delivery.organization_id, action="integration.refresh_needed",
-                target_type="integration", target_id=integration.id, details={"reason": reason},
-            )  # fmt: skip
-            if webhooks is not None:
-                queued = await webhooks.integration_refresh_needed(uow, integration, reason)
-        await uow.commit()
-    if webhooks is not None:
-        await webhooks.send(queued)
-    if integration is not None:  # marked already too: a retry after a crash right after the commit still tells
-        await refresh_needed_told(on_refresh_needed, delivery.organization_id, integration.id)
-
-
-async def refresh_needed_told(hook: RefreshNeededHook | None, organization_id: str, integration_id: str) -> None:
-    """Best effort: the channel is marked whatever the hook does; a failure is logged, never fails the activity."""
-    if hook is None:
-        return
-    try:
-        await hook(organization_id, integration_id)
-    except Exception as exc:
-        log.warning("refresh-needed hook failed for integration %s: %s", integration_id, type(exc).__name__)

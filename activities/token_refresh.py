@@ -22,7 +22,6 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.publishing import RefreshNeededHook, refresh_needed_told
 from domain.channels.apps import connector_for
 from domain.channels.connectors import (
     AuthExpired,
@@ -40,10 +39,9 @@ from domain.identity.accounts import AccountFilter
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.identity.proxies import proxy_record
-from domain.notifications.webhooks import WebhookDelivery
 from domain.pagination import PageRequest
 from domain.ports import FieldSealer, UnitOfWorkFactory
-from domain.services import audit
+from domain.services.refresh_needed import RefreshNeeded, RefreshNeededHook
 from domain.services.webhooks import WebhookNotifier
 
 # Platforms whose refresh token works once (PLATFORMS.md, and the sandbox's rotation rules): X (reuse revokes the whole
@@ -93,8 +91,7 @@ class TokenRefreshActivities:
         self._sealer = sealer
         self._connectors = connectors
         self._clock = clock
-        self._webhooks = webhooks
-        self._on_refresh_needed = on_refresh_needed
+        self._refresh_needed = RefreshNeeded(uows, clock, webhooks, on_refresh_needed)
 
     async def _integration(self, target: RefreshTarget) -> Integration | None:
         async with self._uows.reading() as uow:
@@ -228,28 +225,4 @@ class TokenRefreshActivities:
                 await task
 
     async def _mark_refresh_needed(self, integration: Integration, reason: str) -> None:
-        queued: list[WebhookDelivery] = []
-        async with self._uows() as uow:
-            current = await uow.integrations.get(integration.organization_id, integration.id)
-            if current is not None:
-                await uow.integrations.update(
-                    current.model_copy(
-                        update={
-                            "refresh_needed": True,
-                            "updated_at": self._clock.now(),
-                            "refresh_in_flight_at": None,
-                            "refresh_in_flight_fingerprint": None,
-                        }
-                    )
-                )
-                await audit.record(
-                    uow, organization_id=integration.organization_id, action="integration.refresh_needed",
-                    target_type="integration", target_id=integration.id, details={"reason": reason},
-                )  # fmt: skip
-                if self._webhooks is not None and not current.refresh_needed:  # told once, when it happens
-                    queued = await self._webhooks.integration_refresh_needed(uow, current, reason)
-            await uow.commit()
-        if self._webhooks is not None:
-            await self._webhooks.send(queued)
-        # Told even when it was marked already: a retry after a crash right after the commit still pauses warming.
-        await refresh_needed_told(self._on_refresh_needed, integration.organization_id, integration.id)
+        await self._refresh_needed.mark(integration.organization_id, integration.id, reason, end_refresh=True)

@@ -62,6 +62,8 @@ from domain.services import audit
 from domain.services.identity.risk_flags import RiskFlags, platform_flag
 from domain.services.identity.souls import IdentityContext
 from domain.services.identity.warming import persona_timezone
+from domain.services.refresh_needed import RefreshNeeded
+from domain.services.webhooks import WebhookNotifier
 
 # Errors the workflow does not retry: the day stops (AuthExpired: the channel's refresh loop renews the token).
 # ("RateLimited" is no longer raised, a rate limit now stops the day with the reason; it stays for runs in flight.)
@@ -146,6 +148,7 @@ class WarmingActivities:
         day_s: float | None = None,
         rate_limit_cooldown_s: float = 900.0,
         spam_cooldown_s: float = 86400.0,
+        webhooks: WebhookNotifier | None = None,
     ) -> None:
         self._store = store
         self._uows = uows
@@ -158,6 +161,8 @@ class WarmingActivities:
         self._day_s = day_s
         self._ctx = IdentityContext(store=store, uows=uows, clock=clock)
         self._risk_flags = RiskFlags(store, uows, clock, rate_limit_cooldown_s, spam_cooldown_s)
+        # No hook: the account whose action met the revoked grant is the one paused here.
+        self._refresh_needed = RefreshNeeded(uows, clock, webhooks)
 
     def allowed(self, platform: Platform) -> frozenset[WarmingAction]:
         allowed = set(PLATFORM_ACTIONS[platform])
@@ -209,7 +214,7 @@ class WarmingActivities:
         """Why the account cannot warm now, pausing its schedule when a person must act first; None when it can."""
         if account.status is not AccountStatus.WARMING:
             if account.status is AccountStatus.SUSPENDED:
-                await self._schedules.pause(account.id, NOTE_SUSPENDED)
+                await self._schedules.hold(account.id, NOTE_SUSPENDED)
             return f"the account is {account.status.value}, not warming"
         try:
             parse_config(account.warming_config)
@@ -230,7 +235,7 @@ class WarmingActivities:
         return None
 
     async def _pause(self, account: Account, note: str) -> str:
-        await self._schedules.pause(account.id, note)
+        await self._schedules.hold(account.id, note)
         return note
 
     # --- risk limits (domain/identity/risk.py) -------------------------------------------------------------------
@@ -303,6 +308,10 @@ class WarmingActivities:
                 done = await self._warmers[account.platform].act(channel, request.action, key, text, proxy=proxy)
                 target, external = done.target_id, done.external_id
         except AuthRevoked as exc:
+            # The grant is gone for publishing too: the channel needs reconnecting (matrix, audit, webhooks).
+            if account.integration_id:
+                reason = "revoked while warming"
+                await self._refresh_needed.mark(account.organization_id, account.integration_id, reason)
             await self._pause(account, NOTE_CHANNEL)
             raise ApplicationError(str(exc), type="AuthRevoked", non_retryable=True) from None
         except AuthExpired as exc:

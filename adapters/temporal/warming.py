@@ -6,6 +6,7 @@ Temporal UI: the note says why one is paused, and the runs carry the AccountId/O
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -104,6 +105,19 @@ class TemporalWarmingSchedules:
     async def pause(self, account_id: str, note: str) -> bool:
         with _unless_gone() as found:
             await self._client.get_schedule_handle(schedule_id(account_id)).pause(note=note)
+        return found[0]
+
+    async def hold(self, account_id: str, note: str) -> bool:
+        def _update(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+            schedule = current.description.schedule
+            if schedule.state.paused:
+                return None  # its note says what resumes it
+            schedule.state = dataclasses.replace(schedule.state, paused=True, note=note)
+            return ScheduleUpdate(schedule=schedule)
+
+        with _unless_gone() as found:
+            # One read and a conditional write: the server refuses the write if the schedule changed in between.
+            await self._client.get_schedule_handle(schedule_id(account_id)).update(_update)
         return found[0]
 
     async def resume(self, account_id: str, note: str) -> bool:

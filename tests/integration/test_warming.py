@@ -24,7 +24,7 @@ from domain.identity.platforms import Platform
 from tests.conftest import ApiFactory
 from tests.integration.peer_watch import watching
 from tests.integration.publishing_desk import Desk, desk_settings, running_workers
-from tests.platforms.conftest import Sandbox, browser_step
+from tests.platforms.conftest import BLUESKY_APP_PASSWORD, BLUESKY_HANDLE, Sandbox, browser_step
 from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support.proxies import PproxyServer
 from workflows import search_attributes
@@ -420,3 +420,109 @@ async def test_a_mastodon_account_warms_through_a_socks5_proxy(desk: Desk, pprox
     assert len(desk.platform_posts(Platform.MASTODON)) == 2  # the reply and the post
     progress = (await warming(desk, account_id))["progress"]
     assert progress["actions"] == {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
+
+
+async def _wait_paused(desk: Desk, account_id: str, paused: bool = True, within_s: float = 30) -> str | None:
+    async with asyncio.timeout(within_s):
+        while True:
+            state = (await schedule(desk, account_id).describe()).schedule.state
+            if state.paused == paused:
+                return state.note
+            await asyncio.sleep(0.2)
+
+
+async def test_a_bluesky_account_warms_through_the_proxy_and_a_reconnect_resumes_what_a_revoked_grant_paused(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    http, h = desk.api.http, desk.h
+    proxy_id = await desk.proxy(pproxy_http)
+    soul = (await http.post("/axon/souls", json={"name": "Sky"}, headers=h)).json()
+    body = {"soulId": soul["id"], "platform": "bluesky", "handle": BLUESKY_HANDLE, "proxyId": proxy_id}
+    account = await http.post("/axon/accounts", json=body, headers=h)
+    assert account.status_code == 201, account.text
+    account_id = account.json()["id"]
+
+    async def connect() -> str:
+        login = {"identifier": BLUESKY_HANDLE, "appPassword": desk.api.secret(BLUESKY_APP_PASSWORD),
+                 "accountId": account_id}  # fmt: skip
+        connected = await http.post("/integrations/social/bluesky/connect", json=login, headers=h)
+        assert connected.status_code == 200, connected.text
+        integration_id: str = connected.json()["id"]
+        await desk.autolink_done(integration_id)
+        return integration_id
+
+    integration_id = await connect()
+    assert (await _account(desk, account_id))["integrationId"] == integration_id  # auto-linked by handle
+
+    # Day 1 of five actions, one of each; the post goes through the Bluesky publisher (a post record).
+    mix = {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
+    started = await warming(desk, account_id, "start", **{**PLAN, "startActionsPerDay": 5, "mix": mix})
+    assert started["allowedActions"] == ["follow", "like", "post", "reply", "view"]
+    async with watching(desk.sandbox, Platform.BLUESKY, pproxy_http.pid) as watch:
+        result = await run_once(desk, account_id)
+        served = watch.served()
+        unproven = watch.unproven(pproxy_http.pid)
+    assert (result["quota"], result["done"], result["stopped"]) == (5, 5, None)
+    endpoints = [r["endpoint"] for r in served]
+    assert endpoints.count("get_timeline") == 4  # every action but the post reads the timeline first
+    assert endpoints.count("create_record") == 4  # the like, the follow, the reply and the post
+    assert unproven == []
+    with desk.sandbox.control() as c:
+        engaged = c.get("/_sandbox/engagements", params={"platform": "bluesky"}).json()["engagements"]
+    assert sorted(e["action"] for e in engaged) == ["follow", "like"]
+    assert len(desk.platform_posts(Platform.BLUESKY)) == 2  # the reply and the post
+
+    # The user revokes the app password at Bluesky: the next action meets it. The channel needs reconnecting
+    # (as the matrix and the integrations list show), the warming pauses with the reason, the day stops.
+    desk.sandbox.fault(Platform.BLUESKY, "revoke_token", endpoint="get_timeline")
+    await _patch(desk, account_id, warmingConfig={**PLAN, "startActionsPerDay": 7, "mix": mix})
+    stopped = await run_once(desk, account_id)
+    assert "AuthRevoked" in (stopped["stopped"] or ""), stopped
+    assert await _wait_paused(desk, account_id) == "channel needs reconnecting"
+    listed = (await http.get("/integrations/list", headers=h)).json()
+    assert [i["refreshNeeded"] for i in listed if i["id"] == integration_id] == [True]
+    audit_log = (await http.get("/axon/audit-logs", params={"action": "integration.refresh_needed"}, headers=h)).json()
+    assert [e["details"]["reason"] for e in audit_log["items"]] == ["revoked while warming"]
+
+    # Reconnecting the same Bluesky account clears the flag, and the warming it paused resumes by itself.
+    assert await connect() == integration_id
+    assert await _wait_paused(desk, account_id, paused=False) == "channel connected"
+    resumed = await run_once(desk, account_id)
+    assert (resumed["done"], resumed["stopped"]) == (2, None)  # the rest of today's seven
+
+
+async def test_an_operator_pause_is_never_taken_over_by_a_system_pause_nor_resumed_by_a_reconnect(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await warming(desk, account_id, "start", **PLAN)
+    await warming(desk, account_id, "pause", reason="holiday")
+    integration_id = (await _account(desk, account_id))["integrationId"]
+    holiday_note = (await warming(desk, account_id))["note"]
+    assert holiday_note.startswith("paused by ")
+    assert holiday_note.endswith(": holiday")
+    # Unlinking the channel would pause it; the operator's note stays.
+    unlinked = await desk.api.http.patch(f"/axon/accounts/{account_id}/integration", json={"integrationId": None},
+                                         headers=desk.h)  # fmt: skip
+    assert unlinked.status_code == 200, unlinked.text
+    assert (await warming(desk, account_id))["note"] == holiday_note
+    linked = await desk.api.http.patch(f"/axon/accounts/{account_id}/integration",
+                                       json={"integrationId": integration_id}, headers=desk.h)  # fmt: skip
+    assert linked.status_code == 200, linked.text
+    view = await warming(desk, account_id)
+    assert (view["paused"], view["note"]) == (True, holiday_note)
+
+
+async def test_unlinking_the_channel_pauses_warming_and_linking_it_again_resumes(
+    desk: Desk, pproxy_http: PproxyServer
+) -> None:
+    account_id = await warm_account(desk, pproxy_http)
+    await warming(desk, account_id, "start", **PLAN)
+    integration_id = (await _account(desk, account_id))["integrationId"]
+    path = f"/axon/accounts/{account_id}/integration"
+    assert (await desk.api.http.patch(path, json={"integrationId": None}, headers=desk.h)).status_code == 200
+    view = await warming(desk, account_id)
+    assert (view["paused"], view["note"]) == (True, "the account has no connected channel")
+    assert (await desk.api.http.patch(path, json={"integrationId": integration_id}, headers=desk.h)).status_code == 200
+    view = await warming(desk, account_id)
+    assert (view["paused"], view["note"]) == (False, "channel linked")

@@ -167,6 +167,8 @@ class AccountService:
         if changed:
             action = "account.integration_link" if integration_id else "account.integration_unlink"
             await self._audit(principal, action, account.id, ip, integrationId=integration_id or account.integration_id)
+            if self._on_change is not None:
+                await self._on_change(account, updated)
         return updated
 
     async def delete(self, principal: Principal, account_id: str, *, ip: str | None) -> None:

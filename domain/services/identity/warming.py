@@ -15,6 +15,7 @@ from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.warming import (
     NOTE_CHANNEL,
     NOTE_INACTIVE,
+    NOTE_NO_CHANNEL,
     NOTE_PROXY_PREFIX,
     NOTE_SUSPENDED,
     PLATFORM_ACTIONS,
@@ -144,6 +145,8 @@ class WarmingService:
     async def account_changed(self, before: Account | None, after: Account) -> None:
         """Called by AccountService after an account is created or updated."""
         was = before.status if before else None
+        if before is not None and before.integration_id != after.integration_id and was is AccountStatus.WARMING:
+            await self._link_changed(after)
         if after.status is AccountStatus.WARMING:
             if was is AccountStatus.WARMING and before is not None and before.warming_config == after.warming_config:
                 return
@@ -156,12 +159,12 @@ class WarmingService:
             await self._schedules.ensure(after.organization_id, after.id, config,
                                          await persona_timezone(self._ctx, after))  # fmt: skip
             if after.proxy_failed:
-                await self._schedules.pause(after.id, f"{NOTE_PROXY_PREFIX}: the account's proxy is failed")
+                await self._schedules.hold(after.id, f"{NOTE_PROXY_PREFIX}: the account's proxy is failed")
         elif was is not None and was is not after.status:
             if after.status is AccountStatus.SUSPENDED:
-                await self._schedules.pause(after.id, NOTE_SUSPENDED)
+                await self._schedules.hold(after.id, NOTE_SUSPENDED)
             elif after.status is AccountStatus.INACTIVE:
-                await self._schedules.pause(after.id, NOTE_INACTIVE)
+                await self._schedules.hold(after.id, NOTE_INACTIVE)
             elif after.status is AccountStatus.ACTIVE:
                 await self._schedules.delete(after.id)
 
@@ -172,7 +175,7 @@ class WarmingService:
             try:
                 if change.failed:
                     why = f"{NOTE_PROXY_PREFIX}: {change.proxy_name} failed its health checks"
-                    await self._schedules.pause(account_id, f"{why} ({change.error})" if change.error else why)
+                    await self._schedules.hold(account_id, f"{why} ({change.error})" if change.error else why)
                     continue
                 schedule = await self._schedules.describe(account_id)
                 account = await self._ctx.store.accounts.get(change.organization_id, account_id)
@@ -192,7 +195,32 @@ class WarmingService:
         )
         for account in linked.items:
             if account.status is AccountStatus.WARMING:
-                await self._schedules.pause(account.id, NOTE_CHANNEL)
+                await self._schedules.hold(account.id, NOTE_CHANNEL)
+
+    async def channel_connected(self, organization_id: str, integration_id: str) -> None:
+        """The auto-link hook (activities/autolink.py), after every connect: the warming that the channel's revoked
+        grant, or the account's missing channel, paused resumes (never one an operator or a suspension paused)."""
+        linked = await self._ctx.store.accounts.find(
+            organization_id, AccountFilter(integration_id=integration_id), PageRequest(limit=10)
+        )
+        for account in linked.items:
+            await self._resume_paused_for(account, (NOTE_CHANNEL, NOTE_NO_CHANNEL), "channel connected")
+
+    async def _link_changed(self, account: Account) -> None:
+        if account.integration_id is None:
+            await self._schedules.hold(account.id, NOTE_NO_CHANNEL)
+            return
+        async with self._ctx.uows.reading() as uow:
+            integration = await uow.integrations.get(account.organization_id, account.integration_id)
+        if integration is not None and not integration.disabled and not integration.refresh_needed:
+            await self._resume_paused_for(account, (NOTE_CHANNEL, NOTE_NO_CHANNEL), "channel linked")
+
+    async def _resume_paused_for(self, account: Account, notes: tuple[str, ...], why: str) -> None:
+        if account.status is not AccountStatus.WARMING:
+            return
+        schedule = await self._schedules.describe(account.id)
+        if schedule is not None and schedule.paused and schedule.note in notes:
+            await self._schedules.resume(account.id, why)
 
 
 def _iso(moment: datetime | None) -> str | None:
