@@ -120,13 +120,15 @@ class MetricsRequest(BaseModel):
 
 
 class DbJournal:
-    """PublishJournal over the delivery row: each note is committed before the adapter takes its next step."""
+    """PublishJournal over the delivery row: a recorded note is committed before the adapter takes its next step; a
+    remembered one is written with the outcome (`unsaved`), saving a transaction on every publish."""
 
     def __init__(self, uows: UnitOfWorkFactory, clock: Clock, delivery: Delivery) -> None:
         self._uows = uows
         self._clock = clock
         self._delivery_id = delivery.id
         self.values = dict(delivery.journal)
+        self.unsaved = False
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
@@ -136,6 +138,11 @@ class DbJournal:
         async with self._uows() as uow:
             await uow.deliveries.record_journal(self._delivery_id, self.values, self._clock.now())
             await uow.commit()
+        self.unsaved = False
+
+    def remember(self, key: str, value: str) -> None:
+        self.values[key] = value
+        self.unsaved = True
 
 
 def _final(error_type: str, message: str) -> ApplicationError:
@@ -230,14 +237,14 @@ class PublishingActivities:
             if delivery.attempts > 1 or delivery.journal:
                 existing = await publisher.find_published(channel, outgoing, journal, proxy=proxy)
                 if existing is not None:
-                    return await self._published(delivery, existing, found_existing=True, notify=notify)
+                    return await self._published(delivery, existing, journal, found_existing=True, notify=notify)
             published = await publisher.publish(channel, outgoing, journal, proxy=proxy)
         except ConnectorError as exc:
             # A rate-limit or spam answer: the account gets a warning and a cooldown (audited).
             flagged = {"deliveryId": delivery.id}
             await self._risk_flags.flagged(delivery.organization_id, delivery.account_id, exc, flagged)
             raise self._error(exc) from None
-        return await self._published(delivery, published, found_existing=False, notify=notify)
+        return await self._published(delivery, published, journal, found_existing=False, notify=notify)
 
     def _error(self, exc: ConnectorError) -> ApplicationError:
         message = str(exc)
@@ -290,10 +297,13 @@ class PublishingActivities:
         return PublishOutcome(state=DeliveryState.QUEUE, wait_until=verdict.until, reason=verdict.waiting_hint)
 
     async def _published(
-        self, delivery: Delivery, published: PublishedPost, *, found_existing: bool, notify: bool
+        self, delivery: Delivery, published: PublishedPost, journal: DbJournal, *, found_existing: bool, notify: bool
     ) -> PublishOutcome:
+        notes = journal.values if journal.unsaved else None
         async with self._uows() as uow:
-            await uow.deliveries.mark_published(delivery.id, published.external_id, published.url, self._clock.now())
+            await uow.deliveries.mark_published(
+                delivery.id, published.external_id, published.url, self._clock.now(), journal=notes
+            )
             await uow.commit()
         activity.logger.info("delivery %s published as %s", delivery.id, published.external_id)
         return PublishOutcome(
@@ -337,12 +347,14 @@ class PublishingActivities:
 
     @contextlib.asynccontextmanager
     async def _heartbeats(self) -> AsyncIterator[None]:
-        """Heartbeat while the platform works, so a killed worker is noticed within the heartbeat timeout."""
+        """Heartbeat while the platform works, so a killed worker is noticed within the heartbeat timeout. Not at
+        once: the server times out an attempt that never beats just the same, and a publish that is done before the
+        first beat saves the server a write (the SDK sends a first heartbeat immediately)."""
 
         async def beat() -> None:
             while True:
-                activity.heartbeat()
                 await asyncio.sleep(self._heartbeat_every_s)
+                activity.heartbeat()
 
         task = asyncio.create_task(beat())
         try:

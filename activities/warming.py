@@ -133,6 +133,9 @@ class _NoteJournal:
     async def record(self, key: str, value: str) -> None:
         self.values[key] = value
 
+    def remember(self, key: str, value: str) -> None:
+        self.values[key] = value
+
 
 class WarmingActivities:
     def __init__(

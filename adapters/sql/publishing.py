@@ -154,7 +154,10 @@ class SqlDeliveryRepository:
             )
         )
 
-    async def mark_published(self, delivery_id: str, external_id: str, url: str | None, now: datetime) -> None:
+    async def mark_published(
+        self, delivery_id: str, external_id: str, url: str | None, now: datetime, journal: dict[str, str] | None = None
+    ) -> None:
+        notes = {} if journal is None else {"journal": dict(journal)}
         await self._s.execute(
             update(DELIVERY)
             .where(DELIVERY.c.id == delivery_id)
@@ -166,6 +169,7 @@ class SqlDeliveryRepository:
                 last_error=None,
                 error_code=None,
                 updated_at=now,
+                **notes,
             )
         )
 

@@ -45,8 +45,11 @@ class DeliveryRepository(Protocol):
         with the reason."""
         ...
 
-    async def mark_published(self, delivery_id: str, external_id: str, url: str | None, now: datetime) -> None:
-        """PUBLISHED with the platform's id and URL; the first published time is kept (a lookup may find it again)."""
+    async def mark_published(
+        self, delivery_id: str, external_id: str, url: str | None, now: datetime, journal: dict[str, str] | None = None
+    ) -> None:
+        """PUBLISHED with the platform's id and URL; the first published time is kept (a lookup may find it again).
+        `journal`, when given, replaces the publish journal in the same write."""
         ...
 
     async def record_journal(self, delivery_id: str, journal: dict[str, str], now: datetime) -> None: ...

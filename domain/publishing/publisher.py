@@ -83,7 +83,16 @@ class PublishJournal(Protocol):
     """Durable notes of one delivery's publish in progress (stored with the delivery, survive worker crashes)."""
 
     def get(self, key: str) -> str | None: ...
-    async def record(self, key: str, value: str) -> None: ...
+
+    async def record(self, key: str, value: str) -> None:
+        """Committed before the adapter's next step: what exactly-once depends on (a create call about to be sent)."""
+        ...
+
+    def remember(self, key: str, value: str) -> None:
+        """Kept with the delivery's outcome, in the same write: a note that only spares a later attempt a lookup
+        (the id of the post just created). A crash before the outcome is written loses it, and the lookup that the
+        `record`ed notes call for finds the post instead."""
+        ...
 
 
 class PlatformPublisher(Protocol):

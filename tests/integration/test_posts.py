@@ -19,6 +19,7 @@ from tests.integration.publishing_desk import Desk, desk_settings, running_worke
 from tests.platforms.conftest import Sandbox
 from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support.proxies import PproxyServer, socket_owner_pid
+from workflows import search_attributes
 from workflows.reconcile import ReconcileWorkflow
 
 sandbox_server = _sandbox_server
@@ -48,7 +49,9 @@ async def test_a_post_publishes_at_its_time_through_the_accounts_proxy_and_colle
     desk: Desk, pproxy_http: PproxyServer
 ) -> None:
     channel = await desk.channel(Platform.X, proxy_id=await desk.proxy(pproxy_http))
-    desk.sandbox.fault(Platform.X, "slow", endpoint="/2/tweets", delay_s=1.0)  # hold the publish open to see its peer
+    # The first attempt meets a 503; the retry is held open to see its peer and what operators can search for.
+    desk.sandbox.fault(Platform.X, "server_error", endpoint="/2/tweets", status=503)
+    desk.sandbox.fault(Platform.X, "slow", endpoint="/2/tweets", delay_s=1.5)
     post = await desk.post(soulId=channel.soul_id, content="Hello from the durable desk", publishDate=_in(2))
     assert [d["state"] for d in post["deliveries"]] == ["QUEUE"]
     owner = None
@@ -61,10 +64,20 @@ async def test_a_post_publishes_at_its_time_through_the_accounts_proxy_and_colle
         if pending:
             owner = socket_owner_pid(pending[-1]["peer_port"], desk.sandbox.port)
     assert owner == pproxy_http.pid  # the platform saw the proxy process, not us
+    delivery = post["deliveries"][0]
+    # A publish not settled at its first attempt is searchable as PUBLISHING (the first attempt is not: most
+    # settle within a second, and the upsert would cost the server a visibility write per delivery).
+    query = f'SoulId = "{channel.soul_id}" AND AccountId = "{channel.account_id}"'
+    assert await _post_states(desk, query, "PUBLISHING") == ["PUBLISHING"]
 
     done = await desk.settled(post["id"])
+    # The delivery's workflow is found by every id and the platform, and says it published.
+    query += f' AND IntegrationId = "{channel.integration_id}" AND Platform = "x"'
+    organization_id = (await desk.api.http.get("/auth/me", headers=desk.h)).json()["organization"]["id"]
+    query += f' AND OrganizationId = "{organization_id}"'
+    assert await _post_states(desk, query, "PUBLISHED") == ["PUBLISHED"]
     delivery = done["deliveries"][0]
-    assert (done["state"], delivery["state"], delivery["attempts"]) == ("PUBLISHED", "PUBLISHED", 1)
+    assert (done["state"], delivery["state"], delivery["attempts"]) == ("PUBLISHED", "PUBLISHED", 2)
     held = desk.platform_posts(Platform.X)
     assert [p["text"] for p in held] == ["Hello from the durable desk"]
     assert delivery["externalId"] == held[0]["id"]
@@ -75,6 +88,20 @@ async def test_a_post_publishes_at_its_time_through_the_accounts_proxy_and_colle
     analytics = await _until_metrics(desk, post["id"])
     assert analytics["deliveries"][0]["latest"]["likes"] >= 0
     assert analytics["totals"]["impressions"] > 0
+
+
+async def _post_states(desk: Desk, query: str, expected: str) -> list[str]:
+    """The PostState search attribute of the workflows the query finds, once it reads `expected` (visibility lags)."""
+    states: list[str] = []
+    for _ in range(100):
+        states = [
+            str(w.typed_search_attributes.get(search_attributes.POST_STATE))
+            async for w in desk.client.list_workflows(f'WorkflowType = "PostWorkflow" AND {query}')
+        ]
+        if states == [expected]:
+            break
+        await asyncio.sleep(0.05)
+    return states
 
 
 async def _until_metrics(desk: Desk, post_id: str) -> dict[str, Any]:

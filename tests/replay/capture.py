@@ -65,6 +65,7 @@ SCENARIOS = (
     "post_cancelled",
     "post_approved_then_published",
     "post_auth_expired_refreshed_then_published",
+    "post_retried_after_a_server_error",
     "post_revoked_token_fails",
     "token_refresh_one_loop_then_stopped",
 )
@@ -281,6 +282,12 @@ async def _auth_expired(desk: Desk) -> WorkflowHandle[Any, Any]:
     return handle
 
 
+async def _retried(desk: Desk) -> WorkflowHandle[Any, Any]:
+    """The first attempt meets a 503; the workflow's own retry (searchable as PUBLISHING) publishes."""
+    await desk.fault(endpoint="/2/tweets", kind="server_error", status=503)
+    return await _finished(await desk.post("Replay: retried after a server error"), PUBLISHED)
+
+
 async def _revoked(desk: Desk) -> WorkflowHandle[Any, Any]:
     await desk.fault(endpoint="/2/tweets", kind="revoke_token")
     return await _finished(await desk.post("Replay: revoked"), {"state": "FAILED", "error_code": "AuthRevoked"})
@@ -312,6 +319,7 @@ async def _run_scenarios(desk: Desk) -> dict[str, WorkflowHandle[Any, Any]]:
     done.update(zip(names, handles, strict=True))
     done["post_auth_expired_refreshed_then_published"] = await _auth_expired(desk)
     done["token_refresh_one_loop_then_stopped"] = await _token_refresh_loop(desk)
+    done["post_retried_after_a_server_error"] = await _retried(desk)
     # Last: a revoked grant marks the channel as needing a reconnect.
     done["post_revoked_token_fails"] = await _revoked(desk)
     return done

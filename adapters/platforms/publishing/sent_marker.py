@@ -37,7 +37,7 @@ async def publish_once(
         if found is not None:
             return found
         raise
-    await journal.record(post_key, post_id)
+    journal.remember(post_key, post_id)
     return published(post_id)
 
 

@@ -15,3 +15,6 @@ class MemoryJournal:
 
     async def record(self, key: str, value: str) -> None:
         self.values[key] = value
+
+    def remember(self, key: str, value: str) -> None:
+        self.values[key] = value
