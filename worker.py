@@ -188,6 +188,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
             task_queue=platform_queue(platform.value, settings.platform_queue_prefix),
             activities=[publishing.publish, publishing.metrics, warming.act],
             max_task_queue_activities_per_second=settings.platform_rate_per_s.get(platform.value),
+            max_concurrent_activities=settings.platform_activity_concurrency,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         for platform in Platform
