@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import (
     Conflict,
@@ -119,6 +120,16 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _temporal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The workflow service did not answer (a call the API makes on the way, e.g. a warming schedule's update)."""
+    assert isinstance(exc, RPCError)  # noqa: S101
+    if exc.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED):
+        return await _unexpected(request, exc)
+    log.warning("temporal unavailable on %s %s: %s", request.method, request.url.path, exc.status.name)
+    return problem(503, "temporal_unavailable", "Service unavailable",
+                   "The workflow service is not answering; retry shortly.", {"Retry-After": "5"})  # fmt: skip
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The message may contain anything (even a secret): log the type and location only, answer generically.
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
@@ -131,4 +142,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(ConnectionError, _database_error)
+    app.add_exception_handler(RPCError, _temporal_error)
     app.add_exception_handler(Exception, _unexpected)

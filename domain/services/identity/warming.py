@@ -1,7 +1,8 @@
 """Warming an account: start, pause, resume and inspect its schedule (`warming:{accountId}`), and keep the schedule in
 step with the account: status `warming` runs it, `suspended`/`inactive` pause it with a note saying why, `active`
 removes it; a failed proxy pauses the warming of its accounts and its recovery resumes exactly those; a channel that
-needs reconnecting pauses the warming of its account at once."""
+needs reconnecting (or an unlinked one) pauses the warming of its account at once, and reconnecting (or linking) it
+resumes what that paused. System pauses never take over a pause that is already there (an operator's, say)."""
 
 from __future__ import annotations
 
@@ -146,7 +147,10 @@ class WarmingService:
         """Called by AccountService after an account is created or updated."""
         was = before.status if before else None
         if before is not None and before.integration_id != after.integration_id and was is AccountStatus.WARMING:
-            await self._link_changed(after)
+            try:
+                await self._link_changed(after)
+            except Exception as exc:  # the link stands; the next day's run pauses a channel-less account itself
+                log.warning("warming schedule of account %s not updated: %s", after.id, type(exc).__name__)
         if after.status is AccountStatus.WARMING:
             if was is AccountStatus.WARMING and before is not None and before.warming_config == after.warming_config:
                 return
