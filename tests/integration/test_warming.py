@@ -379,6 +379,24 @@ async def test_a_grant_revoked_during_a_token_refresh_pauses_warming(desk: Desk,
     assert (view["paused"], view["note"]) == (True, "channel needs reconnecting")
 
 
+EVERY_ACTION = {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
+
+
+async def _every_action_once(
+    desk: Desk, account_id: str, platform: Platform, proxy: PproxyServer
+) -> tuple[list[str], list[tuple[str, int | None]]]:
+    """Start a day of five actions, one of each, and run it: the endpoints the platform served, and the requests the
+    peer log could not trace to the proxy's process."""
+    started = await warming(desk, account_id, "start", **{**PLAN, "startActionsPerDay": 5, "mix": EVERY_ACTION})
+    assert started["allowedActions"] == ["follow", "like", "post", "reply", "view"]
+    async with watching(desk.sandbox, platform, proxy.pid) as watch:
+        result = await run_once(desk, account_id)
+        served = watch.served()
+        unproven = watch.unproven(proxy.pid)
+    assert (result["quota"], result["done"], result["stopped"]) == (5, 5, None)
+    return [r["endpoint"] for r in served], unproven
+
+
 async def test_a_mastodon_account_warms_through_a_socks5_proxy(desk: Desk, pproxy_socks5: PproxyServer) -> None:
     http, h = desk.api.http, desk.h
     proxy_id = await desk.proxy(pproxy_socks5)
@@ -400,15 +418,7 @@ async def test_a_mastodon_account_warms_through_a_socks5_proxy(desk: Desk, pprox
     assert linked.status_code == 200, linked.text
 
     # Day 1 of five actions, one of each: view, like (favourite), follow, reply, and a post through the publisher.
-    mix = {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
-    started = await warming(desk, account_id, "start", **{**PLAN, "startActionsPerDay": 5, "mix": mix})
-    assert started["allowedActions"] == ["follow", "like", "post", "reply", "view"]
-    async with watching(desk.sandbox, Platform.MASTODON, pproxy_socks5.pid) as watch:
-        result = await run_once(desk, account_id)
-        served = watch.served()
-        unproven = watch.unproven(pproxy_socks5.pid)
-    assert (result["quota"], result["done"], result["stopped"]) == (5, 5, None)
-    endpoints = [r["endpoint"] for r in served]
+    endpoints, unproven = await _every_action_once(desk, account_id, Platform.MASTODON, pproxy_socks5)
     assert endpoints.count("home_timeline") == 4  # every action but the post reads the timeline first
     assert sorted(e for e in endpoints if e in ("favourite", "follow", "create_status")) == [
         "create_status", "create_status", "favourite", "follow"
@@ -455,15 +465,7 @@ async def test_a_bluesky_account_warms_through_the_proxy_and_a_reconnect_resumes
     assert (await _account(desk, account_id))["integrationId"] == integration_id  # auto-linked by handle
 
     # Day 1 of five actions, one of each; the post goes through the Bluesky publisher (a post record).
-    mix = {"view": 1, "like": 1, "follow": 1, "reply": 1, "post": 1}
-    started = await warming(desk, account_id, "start", **{**PLAN, "startActionsPerDay": 5, "mix": mix})
-    assert started["allowedActions"] == ["follow", "like", "post", "reply", "view"]
-    async with watching(desk.sandbox, Platform.BLUESKY, pproxy_http.pid) as watch:
-        result = await run_once(desk, account_id)
-        served = watch.served()
-        unproven = watch.unproven(pproxy_http.pid)
-    assert (result["quota"], result["done"], result["stopped"]) == (5, 5, None)
-    endpoints = [r["endpoint"] for r in served]
+    endpoints, unproven = await _every_action_once(desk, account_id, Platform.BLUESKY, pproxy_http)
     assert endpoints.count("get_timeline") == 4  # every action but the post reads the timeline first
     assert endpoints.count("create_record") == 4  # the like, the follow, the reply and the post
     assert unproven == []
@@ -474,8 +476,8 @@ async def test_a_bluesky_account_warms_through_the_proxy_and_a_reconnect_resumes
 
     # The user revokes the app password at Bluesky: the next action meets it. The channel needs reconnecting
     # (as the matrix and the integrations list show), the warming pauses with the reason, the day stops.
-    desk.sandbox.fault(Platform.BLUESKY, "revoke_token", endpoint="get_timeline")
-    await _patch(desk, account_id, warmingConfig={**PLAN, "startActionsPerDay": 7, "mix": mix})
+    desk.sandbox.fault(Platform.BLUESKY, "revoke_token", endpoint="*")  # whichever action comes first
+    await _patch(desk, account_id, warmingConfig={**PLAN, "startActionsPerDay": 7, "mix": EVERY_ACTION})
     stopped = await run_once(desk, account_id)
     assert "AuthRevoked" in (stopped["stopped"] or ""), stopped
     assert await _wait_paused(desk, account_id) == "channel needs reconnecting"
