@@ -154,6 +154,13 @@ class SqlDeliveryRepository:
             )
         )
 
+    async def move_waiting(self, delivery_id: str, publish_date: datetime, now: datetime) -> None:
+        await self._s.execute(
+            update(DELIVERY)
+            .where(DELIVERY.c.id == delivery_id, DELIVERY.c.state == DeliveryState.QUEUE.value)
+            .values(publish_date=publish_date, updated_at=now)
+        )
+
     async def mark_published(
         self, delivery_id: str, external_id: str, url: str | None, now: datetime, journal: dict[str, str] | None = None
     ) -> None:

@@ -45,6 +45,11 @@ class DeliveryRepository(Protocol):
         with the reason."""
         ...
 
+    async def move_waiting(self, delivery_id: str, publish_date: datetime, now: datetime) -> None:
+        """A new publish date for a delivery still in the QUEUE; one conditional write, so it never overwrites what a
+        publish that claimed the delivery meanwhile has written."""
+        ...
+
     async def mark_published(
         self, delivery_id: str, external_id: str, url: str | None, now: datetime, journal: dict[str, str] | None = None
     ) -> None:

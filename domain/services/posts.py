@@ -386,11 +386,8 @@ class PostService:
             if current is not None:
                 await uow.posts.update(current.model_copy(update={"publish_date": publish_date, "updated_at": now}))
             for delivery in deliveries:
-                latest = await uow.deliveries.get(org, delivery.id)
-                if latest is not None and latest.state == DeliveryState.QUEUE:
-                    await uow.deliveries.update(
-                        latest.model_copy(update={"publish_date": publish_date, "updated_at": now})
-                    )
+                # Not a read and a full-row write: the workflow was told first and may be publishing already.
+                await uow.deliveries.move_waiting(delivery.id, publish_date, now)
             await audit.record(
                 uow, organization_id=org, actor=principal, action=action, target_type="post", target_id=post.id,
                 details={"publishDate": publish_date.isoformat()},
