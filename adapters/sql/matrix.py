@@ -17,9 +17,11 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from adapters.sql.channels import INTEGRATION
 from adapters.sql.engine import gated, reader, write_gate
+from adapters.sql.local_reads import LocalSqlite, database_file
 from adapters.sql.types import UTCDateTime
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
@@ -125,6 +127,8 @@ class SqlMatrixStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._reader = reader(engine)
+        path = database_file(engine)
+        self._local = LocalSqlite(path) if path else None
         self._gate = write_gate(engine)
         self._sqlite = engine.dialect.name == "sqlite"
         sql = {
@@ -247,18 +251,15 @@ class SqlMatrixStore:
         return {soul_id: ",".join(texts) for soul_id, texts in grouped.items()}
 
     async def integration(self, organization_id: str, integration_id: str) -> Integration | None:
-        async with self._connection() as raw:
-            rows = await self._fetch(raw, self._sql["integration"], [integration_id, organization_id])
+        rows = await self._point(self._sql["integration"], [integration_id, organization_id])
         return self._integration(rows[0]) if rows else None
 
     async def get(self, organization_id: str, mapping_id: str) -> Mapping | None:
-        async with self._connection() as raw:
-            rows = await self._fetch(raw, self._sql["get"], [mapping_id, organization_id])
+        rows = await self._point(self._sql["get"], [mapping_id, organization_id])
         return self._mapping(rows[0]) if rows else None
 
     async def pair(self, organization_id: str, soul_id: str, integration_id: str) -> str | None:
-        async with self._connection() as raw:
-            rows = await self._fetch(raw, self._sql["pair"], [organization_id, soul_id, integration_id])
+        rows = await self._point(self._sql["pair"], [organization_id, soul_id, integration_id])
         return str(rows[0][0]) if rows else None
 
     # --- writes ----------------------------------------------------------------------------------------------------
@@ -348,20 +349,30 @@ class SqlMatrixStore:
 
     # --- driver plumbing -------------------------------------------------------------------------------------------
 
+    async def _point(self, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+        """A read of a row or two: in place on a SQLite file (adapters.sql.local_reads), else through the pool."""
+        if self._local is not None and (rows := self._local.fetch(sql, args)) is not None:
+            return rows
+        async with self._connection() as raw:
+            return await self._fetch(raw, sql, args)
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        """A pooled connection's driver connection, in autocommit mode (no BEGIN/ROLLBACK round trips)."""
-        async with self._reader.connect() as conn:
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-            try:
-                yield raw
-            except _UNAVAILABLE as exc:
-                await conn.invalidate()
-                raise ConnectionError("The database is not answering.") from exc
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):  # busy_timeout ran out
-                    raise ConnectionError("The database is busy.") from exc
-                raise
+        """A pooled connection's driver connection, in autocommit mode: no BEGIN, and no SQLAlchemy Connection
+        whose close would send a ROLLBACK (on SQLite, one more hand-off to the connection's thread)."""
+        pooled = await self._reader.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except _UNAVAILABLE as exc:
+            await greenlet_spawn(pooled.invalidate)
+            raise ConnectionError("The database is not answering.") from exc
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # busy_timeout ran out
+                raise ConnectionError("The database is busy.") from exc
+            raise
+        finally:
+            # In a greenlet: returning an overflow connection (or an invalidated one) closes it, awaiting the driver.
+            await greenlet_spawn(pooled.close)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[Any]:

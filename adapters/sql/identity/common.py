@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -12,9 +11,11 @@ from typing import Any
 from sqlalchemy import JSON, Row, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from adapters.sql.engine import WRITE, gated, reader, write_gate
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
+from adapters.sql.local_reads import LocalSqlite, ReadConnection, database_file, local_reader
 from adapters.sql.types import UTCDateTime
 from domain.errors import Conflict
 from domain.pagination import Cursor, PageRequest
@@ -26,7 +27,7 @@ PROXY = ProxyRow.__table__  # type: ignore[attr-defined]
 
 
 async def keyset_page(
-    conn: AsyncConnection, stmt: Select[Any], table: Any, page: PageRequest
+    conn: ReadConnection, stmt: Select[Any], table: Any, page: PageRequest
 ) -> tuple[list[Row[Any]], str | None]:
     if page.after is not None:
         c = page.after
@@ -45,13 +46,13 @@ async def exists(conn: AsyncConnection, table: Any, organization_id: str, row_id
     return (await conn.execute(stmt)).first() is not None
 
 
-async def account_ids_by(conn: AsyncConnection, column: Any, keys: Iterable[str]) -> dict[str, list[str]]:
+async def account_ids_by(conn: ReadConnection, column: Any, keys: Iterable[str]) -> dict[str, list[str]]:
     keys = list(keys)
     out: dict[str, list[str]] = defaultdict(list)
     if not keys:
         return out
     stmt = select(column, ACCOUNT.c.id).where(column.in_(keys)).order_by(ACCOUNT.c.created_at, ACCOUNT.c.id)
-    for key, account_id in (await conn.execute(stmt)).all():
+    for key, account_id in map(tuple, (await conn.execute(stmt)).all()):
         out[key].append(account_id)
     return out
 
@@ -59,7 +60,7 @@ async def account_ids_by(conn: AsyncConnection, column: Any, keys: Iterable[str]
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.reader = reader(engine)
+        self.reader = local_reader(engine)
 
     def write(self) -> Any:
         return _WriteTx(self.engine)
@@ -106,15 +107,12 @@ class _WriteTx:
             ) from exc
 
 
-_MISSED: Any = object()
-
-
 class RawReader:
     """Single-row reads by primary key straight through the driver, for the hottest endpoints.
 
     SQLAlchemy Core costs about twice the CPU of the query itself here (statement caching, result processing); this
     path borrows a pooled connection and does the few conversions the tables need by hand: JSON text and UTC times.
-    """
+    On a SQLite file the read runs in place (adapters.sql.local_reads)."""
 
     def __init__(self, engine: AsyncEngine, table: Any) -> None:
         self._engine = reader(engine)
@@ -128,33 +126,14 @@ class RawReader:
         self._json = {c.name for c in table.c if isinstance(c.type, JSON)}
         self._times = {c.name for c in table.c if isinstance(c.type, UTCDateTime)}
         self._columns = columns
-        self._file = engine.url.database if self._sqlite and engine.url.database not in (None, "", ":memory:") else None
-        self._local: sqlite3.Connection | None = None
-
-    def _sqlite_get(self, row_id: str, organization_id: str) -> Any:
-        """A read by primary key on the event loop's own thread, through a read-only sqlite3 connection.
-
-        It takes microseconds and, in WAL mode, never waits for a writer; going through aiosqlite costs a thread hop
-        each way, which under load was most of the request. Any trouble (locked, schema changed, file moved) falls
-        back to the pooled async path."""
-        if self._file is None:
-            return _MISSED
-        try:
-            if self._local is None:
-                self._local = sqlite3.connect(
-                    f"file:{self._file}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
-                )
-                self._local.execute("PRAGMA busy_timeout=50")
-            return self._local.execute(self._sql, (row_id, organization_id)).fetchone()
-        except sqlite3.Error:
-            if self._local is not None:
-                self._local.close()
-            self._local = None
-            return _MISSED
+        path = database_file(engine)
+        self._local = LocalSqlite(path) if path else None
 
     async def get(self, row_id: str, organization_id: str) -> dict[str, Any] | None:
-        row = self._sqlite_get(row_id, organization_id) if self._sqlite else _MISSED
-        if row is _MISSED:
+        rows = self._local.fetch(self._sql, (row_id, organization_id)) if self._local else None
+        if rows is not None:
+            row = rows[0] if rows else None
+        else:
             # The pool's connection itself, without a SQLAlchemy Connection around it: half the client-side cost.
             pooled = await self._engine.raw_connection()
             try:
@@ -165,7 +144,8 @@ class RawReader:
                 else:
                     row = await raw.fetchrow(self._sql, row_id, organization_id)
             finally:
-                pooled.close()
+                # In a greenlet: returning an overflow connection closes it, which awaits the driver.
+                await greenlet_spawn(pooled.close)
         if row is None:
             return None
         values = dict(zip(self._columns, tuple(row), strict=True))
