@@ -2,25 +2,27 @@
 
 aiosqlite runs every call on the connection's own thread: a Core query is four hand-offs (cursor, execute, fetchall,
 close) and returning the connection adds a rollback, each one a queue put, a thread wake-up and a loop wake-up. On
-the matrix toggle that was 16 hand-offs and about 5 ms of CPU per request, more than all the rest of the request. A
-read of one row or of one page (at most MAX_LIMIT rows) takes tens of microseconds in SQLite itself and, in WAL mode,
-never waits for a writer, so running it in place costs the event loop less than the hand-offs do.
+the matrix toggle that was 16 hand-offs and about 5 ms of CPU per request, more than all the rest of the request.
+A read takes tens of microseconds in SQLite itself and, in WAL mode, never waits for a writer, so running it in
+place costs the event loop less than the hand-offs do.
 
-Only bounded reads come here (by id, a pair, a page). Anything that goes wrong on this path (the file is busy,
-missing, or being migrated) falls back to the pooled async path, which then reports any real error.
+What runs here: the identity repositories' reads (by id, a page of at most MAX_LIMIT rows), the matrix's point reads
+and every `uows.reading()` unit of work. Writes stay on the async engine: they wait for SQLite's write lock, and
+waiting must not block the loop. The connections are read-only, so a write attempted here fails instead of
+bypassing the write lock. A Core read that cannot run in place (busy, file missing) falls back to the async path.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Executable, Result, create_engine
+from sqlalchemy import Connection, CursorResult, Engine, Executable, Result, create_engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
 from adapters.sql.engine import reader
@@ -89,16 +91,36 @@ class _LocalConnection:
             return await conn.execute(statement)
 
 
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def in_place_engine(path: str) -> Engine:
+    """The process's synchronous read-only engine on `path` (one per file, shared): same dialect and type
+    processing as the async engine, so Core and ORM reads give the same objects."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(path)
+        if engine is None:
+            engine = create_engine(
+                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=4, max_overflow=16
+            )
+            # The connections are in autocommit mode (see _open). A transaction gives the reads of one unit of work
+            # one snapshot, as the async path does; it costs nothing here and ends with the connection's rollback.
+            event.listen(engine, "begin", _begin)
+            _ENGINES[path] = engine
+        return engine
+
+
+def _begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 class LocalReader:
-    """SQLAlchemy Core reads through a synchronous engine on the same file (same dialect, same type processing)."""
+    """SQLAlchemy Core reads in place (see the module's docstring)."""
 
     def __init__(self, path: str, fallback: AsyncEngine) -> None:
         self._fallback = fallback
-        # Autocommit connections (see _open): SQLAlchemy's "transaction" around a read is only bookkeeping, and the
-        # rollback when a connection goes back to the pool is a no-op in sqlite3.
-        self._engine: Engine = create_engine(
-            "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=4, max_overflow=16
-        )
+        self._engine = in_place_engine(path)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[ReadConnection]:
@@ -118,3 +140,29 @@ def local_reader(engine: AsyncEngine) -> Reader:
     """Bounded reads for `engine`: in place on SQLite files, the autocommit async engine otherwise."""
     path = database_file(engine)
     return reader(engine) if path is None else LocalReader(path, reader(engine))
+
+
+def in_place_sessions(path: str) -> Callable[[], AsyncSession]:
+    """Read-only ORM sessions whose queries run in place: an AsyncSession (the repositories' interface) around a
+    synchronous Session on the in-place engine. Its awaits only enter a greenlet; no statement leaves the thread."""
+    engine = in_place_engine(path)
+
+    def session() -> AsyncSession:
+        made = _InPlaceSession(expire_on_commit=False, autoflush=False)
+        made.sync_session.bind = engine
+        return made
+
+    return session
+
+
+class _InPlaceSession(AsyncSession):
+    """AsyncSession.execute hands the result to a step that expects an async driver's cursor; in place, the rows are
+    simply read into a buffered result before the call returns, as the async path's result is."""
+
+    async def execute(self, statement: Executable, params: Any = None, **kw: Any) -> Result[Any]:
+        # ORM results are buffered as AsyncSession buffers them (prebuffer_rows); Core results are frozen below.
+        options = {**kw.pop("execution_options", {}), "prebuffer_rows": True}
+        result: Result[Any] = self.sync_session.execute(statement, params, execution_options=options, **kw)
+        if isinstance(result, CursorResult) and result.returns_rows:
+            return result.freeze()()
+        return result

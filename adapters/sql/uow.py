@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from adapters.sql.channels import (
     SqlIntegrationRepository,
@@ -12,6 +13,7 @@ from adapters.sql.channels import (
     SqlPlatformAppRepository,
 )
 from adapters.sql.engine import WRITE, WriteGate, gated, session_factory, write_gate
+from adapters.sql.local_reads import database_file, in_place_sessions
 from adapters.sql.publishing import SqlDeliveryRepository, SqlPostRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
@@ -43,7 +45,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookRepository
     webhook_deliveries: SqlWebhookDeliveryRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: WriteGate | None = None) -> None:
+    def __init__(self, sessions: Callable[[], AsyncSession], gate: WriteGate | None = None) -> None:
         self._sessions = sessions
         self._gate = gated(gate)
 
@@ -90,8 +92,8 @@ class SqlUnitOfWorkFactory:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
-        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        sessions: Callable[[], AsyncSession],
+        read_sessions: Callable[[], AsyncSession] | None = None,
         gate: WriteGate | None = None,
     ) -> None:
         self._sessions = sessions
@@ -100,7 +102,10 @@ class SqlUnitOfWorkFactory:
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-        return cls(session_factory(engine.execution_options(**WRITE)), session_factory(engine), write_gate(engine))
+        # On a SQLite file, reads run in place (adapters.sql.local_reads): no hand-off to aiosqlite's threads.
+        path = database_file(engine)
+        reads = session_factory(engine) if path is None else in_place_sessions(path)
+        return cls(session_factory(engine.execution_options(**WRITE)), reads, write_gate(engine))
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions, self._gate)
