@@ -101,8 +101,10 @@ def in_place_engine(path: str) -> Engine:
     with _ENGINES_LOCK:
         engine = _ENGINES.get(path)
         if engine is None:
+            # A checkout must never wait: it would block the event loop while the holders need that loop to
+            # finish. So no overflow limit; connections beyond the pool's size are closed when returned.
             engine = create_engine(
-                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=4, max_overflow=16
+                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=32, max_overflow=-1
             )
             # The connections are in autocommit mode (see _open). A transaction gives the reads of one unit of work
             # one snapshot, as the async path does; it costs nothing here and ends with the connection's rollback.

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine, reader
 from adapters.sql.identity.common import SOUL
 from adapters.sql.identity.store import SqlDocumentStore
 from adapters.sql.local_reads import LocalReader, LocalSqlite, local_reader
+from adapters.sql.uow import SqlUnitOfWorkFactory
 from tests.support import identity as make
 
 ORG = "org-local"
@@ -94,5 +96,26 @@ async def test_postgres_reads_through_the_async_engine(postgres_url: str) -> Non
     engine = create_engine(postgres_url)
     try:
         assert isinstance(local_reader(engine), AsyncEngine)
+    finally:
+        await engine.dispose()
+
+
+async def test_many_reading_units_of_work_at_once_never_wait_for_a_connection(sqlite_url: str) -> None:
+    # Each holds its in-place connection across an await. A bounded pool would block the event loop on the first
+    # checkout past its limit while the holders wait for that same loop: a hang until the pool's timeout.
+    engine = _file_engine(sqlite_url)
+    try:
+        uows = SqlUnitOfWorkFactory.for_engine(engine)
+
+        async def read() -> int:
+            async with uows.reading() as uow:
+                first = (await uow.session.execute(text("SELECT count(*) FROM soul"))).scalar_one()
+                await asyncio.sleep(0.05)
+                second = (await uow.session.execute(text("SELECT count(*) FROM soul"))).scalar_one()
+            assert first == second
+            return int(second)
+
+        counts = await asyncio.wait_for(asyncio.gather(*(read() for _ in range(100))), timeout=10)
+        assert len(counts) == 100
     finally:
         await engine.dispose()
