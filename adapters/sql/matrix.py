@@ -21,7 +21,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from adapters.sql.channels import INTEGRATION
 from adapters.sql.engine import gated, reader, write_gate
-from adapters.sql.local_reads import LocalSqlite, database_file
+from adapters.sql.in_place import LocalSqlite, database_file
 from adapters.sql.types import UTCDateTime
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
@@ -350,7 +350,7 @@ class SqlMatrixStore:
     # --- driver plumbing -------------------------------------------------------------------------------------------
 
     async def _point(self, sql: str, args: Sequence[Any]) -> Sequence[Any]:
-        """A read of a row or two: in place on a SQLite file (adapters.sql.local_reads), else through the pool."""
+        """A read of a row or two: in place on a SQLite file (adapters.sql.in_place), else through the pool."""
         if self._local is not None and (rows := self._local.fetch(sql, args)) is not None:
             return rows
         async with self._connection() as raw:

@@ -13,7 +13,8 @@ from adapters.sql.channels import (
     SqlPlatformAppRepository,
 )
 from adapters.sql.engine import WRITE, WriteGate, gated, session_factory, write_gate
-from adapters.sql.local_reads import database_file, in_place_sessions
+from adapters.sql.in_place import database_file, in_place_sessions
+from adapters.sql.in_place_writes import in_place_writes
 from adapters.sql.publishing import SqlDeliveryRepository, SqlPostRepository
 from adapters.sql.repositories import (
     SqlApiKeyRepository,
@@ -45,13 +46,25 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookRepository
     webhook_deliveries: SqlWebhookDeliveryRepository
 
-    def __init__(self, sessions: Callable[[], AsyncSession], gate: WriteGate | None = None) -> None:
+    def __init__(
+        self,
+        sessions: Callable[[], AsyncSession],
+        gate: WriteGate | None = None,
+        in_place: Callable[[], AsyncSession | None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._gate = gated(gate)
+        self._in_place = in_place
 
     async def __aenter__(self) -> Self:
         await self._gate.__aenter__()
-        self.session = self._sessions()
+        try:
+            # SQLite: in place when the write lock is free at once (adapters.sql.in_place_writes), else async.
+            in_place = self._in_place() if self._in_place is not None else None
+        except BaseException:
+            await self._gate.__aexit__(None, None, None)
+            raise
+        self.session = in_place if in_place is not None else self._sessions()
         self.organizations = SqlOrganizationRepository(self.session)
         self.users = SqlUserRepository(self.session)
         self.refresh_tokens = SqlRefreshTokenRepository(self.session)
@@ -95,20 +108,23 @@ class SqlUnitOfWorkFactory:
         sessions: Callable[[], AsyncSession],
         read_sessions: Callable[[], AsyncSession] | None = None,
         gate: WriteGate | None = None,
+        in_place: Callable[[], AsyncSession | None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
         self._gate = gate
+        self._in_place = in_place
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-        # On a SQLite file, reads run in place (adapters.sql.local_reads): no hand-off to aiosqlite's threads.
+        # On a SQLite file, reads run in place (adapters.sql.in_place): no hand-off to aiosqlite's threads.
         path = database_file(engine)
         reads = session_factory(engine) if path is None else in_place_sessions(path)
-        return cls(session_factory(engine.execution_options(**WRITE)), reads, write_gate(engine))
+        writes = None if path is None else in_place_writes(path)
+        return cls(session_factory(engine.execution_options(**WRITE)), reads, write_gate(engine), writes)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self._gate)
+        return SqlUnitOfWork(self._sessions, self._gate, self._in_place)
 
     def reading(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._read_sessions)

@@ -15,7 +15,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from adapters.sql.engine import WRITE, gated, reader, write_gate
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
-from adapters.sql.local_reads import LocalSqlite, ReadConnection, database_file, local_reader
+from adapters.sql.in_place import LocalSqlite, ReadConnection, database_file, local_reader
 from adapters.sql.types import UTCDateTime
 from domain.errors import Conflict
 from domain.pagination import Cursor, PageRequest
@@ -112,7 +112,7 @@ class RawReader:
 
     SQLAlchemy Core costs about twice the CPU of the query itself here (statement caching, result processing); this
     path borrows a pooled connection and does the few conversions the tables need by hand: JSON text and UTC times.
-    On a SQLite file the read runs in place (adapters.sql.local_reads)."""
+    On a SQLite file the read runs in place (adapters.sql.in_place)."""
 
     def __init__(self, engine: AsyncEngine, table: Any) -> None:
         self._engine = reader(engine)

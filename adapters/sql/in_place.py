@@ -150,14 +150,14 @@ def in_place_sessions(path: str) -> Callable[[], AsyncSession]:
     engine = in_place_engine(path)
 
     def session() -> AsyncSession:
-        made = _InPlaceSession(expire_on_commit=False, autoflush=False)
+        made = InPlaceSession(expire_on_commit=False, autoflush=False)
         made.sync_session.bind = engine
         return made
 
     return session
 
 
-class _InPlaceSession(AsyncSession):
+class InPlaceSession(AsyncSession):
     """AsyncSession.execute hands the result to a step that expects an async driver's cursor; in place, the rows are
     simply read into a buffered result before the call returns, as the async path's result is."""
 

@@ -1,9 +1,12 @@
-"""SQLite reads in place (adapters.sql.local_reads): each sees every commit, and falls back when it cannot run."""
+"""SQLite in place (adapters.sql.in_place, in_place_writes): reads see every commit and fall back when they cannot
+run; writes run in place when the lock is free and wait off the loop when it is not; checkpoints run off the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select, text, update
@@ -12,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.engine import create_engine, reader
 from adapters.sql.identity.common import SOUL
 from adapters.sql.identity.store import SqlDocumentStore
-from adapters.sql.local_reads import LocalReader, LocalSqlite, local_reader
+from adapters.sql.in_place import InPlaceSession, LocalReader, LocalSqlite, local_reader
+from adapters.sql.in_place_writes import CHECKPOINT_EVERY
 from adapters.sql.uow import SqlUnitOfWorkFactory
+from domain.organizations import Organization
 from tests.support import identity as make
 
 ORG = "org-local"
@@ -117,5 +122,103 @@ async def test_many_reading_units_of_work_at_once_never_wait_for_a_connection(sq
 
         counts = await asyncio.wait_for(asyncio.gather(*(read() for _ in range(100))), timeout=10)
         assert len(counts) == 100
+    finally:
+        await engine.dispose()
+
+
+def _organization(name: str) -> Organization:
+    now = datetime.now(UTC)
+    return Organization(id=make.new_id(), name=name, created_at=now, updated_at=now)
+
+
+async def test_a_unit_of_work_writes_in_place_when_the_lock_is_free(sqlite_url: str) -> None:
+    engine = _file_engine(sqlite_url)
+    try:
+        uows = SqlUnitOfWorkFactory.for_engine(engine)
+        org = _organization("In place")
+        async with uows() as uow:
+            assert isinstance(uow.session, InPlaceSession)
+            await uow.organizations.add(org)
+            await uow.commit()
+        async with engine.connect() as conn:  # the async pool (another connection) sees the commit
+            name = (await conn.execute(text("SELECT name FROM organization WHERE id = :id"), {"id": org.id})).scalar()
+        assert name == "In place"
+        async with uows() as uow:  # left without commit: rolled back
+            await uow.organizations.add(_organization("Never"))
+        async with uows.reading() as uow:
+            assert (
+                await uow.session.execute(text("SELECT count(*) FROM organization WHERE name = 'Never'"))
+            ).scalar() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_when_another_process_holds_the_lock_the_write_waits_off_the_loop(sqlite_url: str) -> None:
+    engine = _file_engine(sqlite_url)
+    other = sqlite3.connect(str(engine.url.database), isolation_level=None)  # another process's writer, in effect
+    try:
+        uows = SqlUnitOfWorkFactory.for_engine(engine)
+        other.execute("BEGIN IMMEDIATE")
+        org = _organization("Waited")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        async def write() -> bool:
+            async with uows() as uow:
+                in_place = isinstance(uow.session, InPlaceSession)
+                await uow.organizations.add(org)
+                await uow.commit()
+            return in_place
+
+        clock = asyncio.create_task(ticker())
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.5)
+        assert not writer.done()  # waiting for the lock...
+        assert ticks >= 20  # ...without stalling the event loop
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writer, timeout=10) is False  # it took the async path
+        clock.cancel()
+        async with uows.reading() as uow:
+            assert await uow.organizations.get(org.id) is not None
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_commits_in_place_are_checkpointed_off_the_loop(sqlite_url: str) -> None:
+    engine = _file_engine(sqlite_url)
+    try:
+        uows = SqlUnitOfWorkFactory.for_engine(engine)
+        path = str(engine.url.database)
+        names = [f"Checkpointed {i}" for i in range(CHECKPOINT_EVERY + 20)]
+
+        def in_database_file() -> int:
+            # immutable=1 reads the database file alone, ignoring the WAL: what checkpoints have copied there.
+            conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+            try:
+                sql = "SELECT count(*) FROM organization WHERE name LIKE 'Checkpointed %'"
+                return int(conn.execute(sql).fetchone()[0])
+            finally:
+                conn.close()
+
+        async def commit(batch: list[str]) -> None:
+            for name in batch:
+                async with uows() as uow:
+                    await uow.organizations.add(_organization(name))
+                    await uow.commit()
+
+        await commit(names[:20])
+        assert in_database_file() == 0  # in the WAL only: no checkpoint during a commit here
+        await commit(names[20:])  # past the mark: a PASSIVE checkpoint runs in a worker thread
+        for _ in range(50):
+            if in_database_file() >= CHECKPOINT_EVERY:
+                break
+            await asyncio.sleep(0.1)
+        assert in_database_file() >= CHECKPOINT_EVERY
     finally:
         await engine.dispose()

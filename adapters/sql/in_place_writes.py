@@ -1,0 +1,113 @@
+"""SQLite write transactions in place, when the write lock is free at once.
+
+A unit of work through aiosqlite pays a hand-off to the connection's thread for every step (BEGIN, each statement's
+cursor, execute, fetch and close, COMMIT): on the publish activity these hand-offs were about half of the worker's
+CPU per delivery (adapters.sql.in_place says why each is dear). Here the unit of work's session runs on a writable
+sqlite3 connection on the calling thread instead.
+
+Waiting is the one thing this path must never do: a wait for SQLite's lock here would stall the whole event loop.
+This process's writers already queue at the WriteGate before they get here, so the lock is normally free; when
+another process holds it, BEGIN IMMEDIATE fails at once (busy_timeout 0) and the unit of work takes the async path,
+whose thread waits instead. Checkpoints, which write and sync the database file, run on a worker thread, never
+during a commit here (wal_autocheckpoint is off on these connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import QueuePool
+
+from adapters.sql.in_place import InPlaceSession
+
+log = logging.getLogger(__name__)
+
+# A checkpoint every this many commits here keeps the WAL to a few MB; PASSIVE never waits for readers or writers.
+CHECKPOINT_EVERY = 256
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _open(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)  # BEGIN is ours (see _begin)
+    # busy_timeout 0: a BEGIN IMMEDIATE that meets another process's lock fails at once instead of waiting here.
+    # (A unit of work that began a second transaction after its commit would get "database is locked", a 503 the
+    # client retries; none of ours does.)
+    for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0", "busy_timeout=0"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def _begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _Checkpoints:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._commits = 0
+        self._running = False
+
+    def committed(self, _conn: Connection) -> None:
+        self._commits += 1
+        if self._commits < CHECKPOINT_EVERY or self._running:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on an event loop: a later commit on one schedules it
+        self._commits, self._running = 0, True
+        loop.run_in_executor(None, self._checkpoint).add_done_callback(self._done)
+
+    def _done(self, _: object) -> None:
+        self._running = False
+
+    def _checkpoint(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, timeout=5)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:  # the next one catches up; the async connections checkpoint too
+            log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
+
+
+def _write_engine(path: str) -> Engine:
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(path)
+        if engine is None:
+            # No overflow limit: a checkout that waited would block the loop (see adapters.sql.in_place).
+            engine = create_engine(
+                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=4, max_overflow=-1
+            )
+            event.listen(engine, "begin", _begin)
+            event.listen(engine, "commit", _Checkpoints(path).committed)
+            _ENGINES[path] = engine
+        return engine
+
+
+def in_place_writes(path: str) -> Callable[[], AsyncSession | None]:
+    """`begin()` → a session already holding SQLite's write lock, in place; None when another process holds the lock
+    (the caller then opens an async session, which waits for it off the loop)."""
+    engine = _write_engine(path)
+
+    def begin() -> AsyncSession | None:
+        session = InPlaceSession(expire_on_commit=False, autoflush=False)
+        session.sync_session.bind = engine
+        try:
+            session.sync_session.connection()  # BEGIN IMMEDIATE now: the lock, or "database is locked" at once
+        except OperationalError:
+            session.sync_session.close()
+            return None
+        return session
+
+    return begin
