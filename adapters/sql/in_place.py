@@ -7,9 +7,10 @@ A read takes tens of microseconds in SQLite itself and, in WAL mode, never waits
 place costs the event loop less than the hand-offs do.
 
 What runs here: the identity repositories' reads (by id, a page of at most MAX_LIMIT rows), the matrix's point reads
-and every `uows.reading()` unit of work. Writes stay on the async engine: they wait for SQLite's write lock, and
-waiting must not block the loop. The connections are read-only, so a write attempted here fails instead of
-bypassing the write lock. A Core read that cannot run in place (busy, file missing) falls back to the async path.
+and every `uows.reading()` unit of work. The connections are read-only, so a write attempted here fails instead of
+bypassing the write lock (write units of work have their own in-place path, adapters.sql.in_place_writes, used only
+when the lock is free at once). A Core read that cannot run in place (busy, file missing) falls back to the async
+path.
 """
 
 from __future__ import annotations
