@@ -92,30 +92,43 @@ class _LocalConnection:
             return await conn.execute(statement)
 
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[tuple[str, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def in_place_engine(path: str) -> Engine:
-    """The process's synchronous read-only engine on `path` (one per file, shared): same dialect and type
-    processing as the async engine, so Core and ORM reads give the same objects."""
+def shared_engine(
+    kind: str,
+    path: str,
+    opener: Callable[[], sqlite3.Connection],
+    *,
+    pool_size: int,
+    begin: str,
+    on_commit: Callable[[Connection], None] | None = None,
+) -> Engine:
+    """The process's synchronous engine of `kind` on the file `path` (one each, shared), built on first use.
+
+    Its connections are in autocommit mode (see the openers): SQLAlchemy's transaction starts with `begin` and ends
+    with the connection's commit or rollback. A checkout must never wait: it would block the event loop while the
+    holders need that loop to finish, so the pool has no overflow limit (connections beyond `pool_size` are closed
+    when returned)."""
     with _ENGINES_LOCK:
-        engine = _ENGINES.get(path)
+        engine = _ENGINES.get((kind, path))
         if engine is None:
-            # A checkout must never wait: it would block the event loop while the holders need that loop to
-            # finish. So no overflow limit; connections beyond the pool's size are closed when returned.
             engine = create_engine(
-                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=32, max_overflow=-1
+                "sqlite://", creator=opener, poolclass=QueuePool, pool_size=pool_size, max_overflow=-1
             )
-            # The connections are in autocommit mode (see _open). A transaction gives the reads of one unit of work
-            # one snapshot, as the async path does; it costs nothing here and ends with the connection's rollback.
-            event.listen(engine, "begin", _begin)
-            _ENGINES[path] = engine
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+            if on_commit is not None:
+                event.listen(engine, "commit", on_commit)
+            _ENGINES[(kind, path)] = engine
         return engine
 
 
-def _begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+def in_place_engine(path: str) -> Engine:
+    """The read-only engine on `path`: same dialect and type processing as the async engine, so Core and ORM reads
+    give the same objects. A transaction gives the reads of one unit of work one snapshot, as the async path does;
+    it costs nothing here."""
+    return shared_engine("read", path, lambda: _open(path), pool_size=32, begin="BEGIN")
 
 
 class LocalReader:

@@ -17,37 +17,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.pool import QueuePool
 
-from adapters.sql.in_place import InPlaceSession
+from adapters.sql.in_place import InPlaceSession, shared_engine
 
 log = logging.getLogger(__name__)
 
 # A checkpoint every this many commits here keeps the WAL to a few MB; PASSIVE never waits for readers or writers.
 CHECKPOINT_EVERY = 256
 
-_ENGINES: dict[str, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
 
 def _open(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)  # BEGIN is ours (see _begin)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)  # BEGIN is ours (see _write_engine)
     # busy_timeout 0: a BEGIN IMMEDIATE that meets another process's lock fails at once instead of waiting here.
     # (A unit of work that began a second transaction after its commit would get "database is locked", a 503 the
     # client retries; none of ours does.)
     for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0", "busy_timeout=0"):
         conn.execute(f"PRAGMA {pragma}")
     return conn
-
-
-def _begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class _Checkpoints:
@@ -82,17 +73,9 @@ class _Checkpoints:
 
 
 def _write_engine(path: str) -> Engine:
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(path)
-        if engine is None:
-            # No overflow limit: a checkout that waited would block the loop (see adapters.sql.in_place).
-            engine = create_engine(
-                "sqlite://", creator=lambda: _open(path), poolclass=QueuePool, pool_size=4, max_overflow=-1
-            )
-            event.listen(engine, "begin", _begin)
-            event.listen(engine, "commit", _Checkpoints(path).committed)
-            _ENGINES[path] = engine
-        return engine
+    return shared_engine(
+        "write", path, lambda: _open(path), pool_size=4, begin="BEGIN IMMEDIATE", on_commit=_Checkpoints(path).committed
+    )
 
 
 def in_place_writes(path: str) -> Callable[[], AsyncSession | None]:
