@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -47,7 +49,7 @@ class _Checkpoints:
         self._commits = 0
         self._running = False
 
-    def committed(self, _conn: Connection) -> None:
+    def committed(self, _conn: Connection | None = None) -> None:
         self._commits += 1
         if self._commits < CHECKPOINT_EVERY or self._running:
             return
@@ -72,9 +74,19 @@ class _Checkpoints:
             log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
 
 
+_CHECKPOINTS: dict[str, _Checkpoints] = {}
+_CHECKPOINTS_LOCK = threading.Lock()
+
+
+def _checkpoints(path: str) -> _Checkpoints:
+    """One commit counter per file: the sessions' commits and the raw transactions' commits count together."""
+    with _CHECKPOINTS_LOCK:
+        return _CHECKPOINTS.setdefault(path, _Checkpoints(path))
+
+
 def _write_engine(path: str) -> Engine:
     return shared_engine(
-        "write", path, lambda: _open(path), pool_size=4, begin="BEGIN IMMEDIATE", on_commit=_Checkpoints(path).committed
+        "write", path, lambda: _open(path), pool_size=4, begin="BEGIN IMMEDIATE", on_commit=_checkpoints(path).committed
     )
 
 
@@ -94,3 +106,34 @@ def in_place_writes(path: str) -> Callable[[], AsyncSession | None]:
         return session
 
     return begin
+
+
+class LocalWrites:
+    """Plain SQL write transactions in place (the matrix's statements), on the same connections and under the same
+    rules as the sessions above."""
+
+    def __init__(self, path: str) -> None:
+        self._engine = _write_engine(path)
+        self._checkpoints = _checkpoints(path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection holding SQLite's write lock, committed when the block ends (rolled back when it raises);
+        None when another process holds the lock (the caller then takes its async path)."""
+        pooled = self._engine.raw_connection()
+        try:
+            conn: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                yield None
+                return
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            self._checkpoints.committed()
+        finally:
+            pooled.close()

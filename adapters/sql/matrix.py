@@ -22,6 +22,7 @@ from sqlalchemy.util import greenlet_spawn
 from adapters.sql.channels import INTEGRATION
 from adapters.sql.engine import gated, reader, write_gate
 from adapters.sql.in_place import LocalSqlite, database_file
+from adapters.sql.in_place_writes import LocalWrites
 from adapters.sql.types import UTCDateTime
 from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping
@@ -129,6 +130,7 @@ class SqlMatrixStore:
         self._reader = reader(engine)
         path = database_file(engine)
         self._local = LocalSqlite(path) if path else None
+        self._local_writes = LocalWrites(path) if path else None
         self._gate = write_gate(engine)
         self._sqlite = engine.dialect.name == "sqlite"
         sql = {
@@ -376,12 +378,25 @@ class SqlMatrixStore:
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[Any]:
-        # SQLite: this process's writers queue at the gate, then meet other processes at SQLite's lock.
-        async with gated(self._gate), self._connection() as raw:
-            yield raw
+        """A connection for one write (PostgreSQL: autocommit) or one transaction (SQLite in place, see below).
+
+        SQLite: this process's writers queue at the gate, then meet other processes at SQLite's lock. When the lock
+        is free at once, the whole write runs in place as one transaction (adapters.sql.in_place_writes): no hand-off
+        to aiosqlite's thread. Otherwise the write takes the pooled connection, whose thread waits for the lock."""
+        async with gated(self._gate):
+            if self._local_writes is not None:
+                with self._local_writes.transaction() as conn:
+                    if conn is not None:
+                        yield _InPlace(conn)
+                        return
+            async with self._connection() as raw:
+                yield raw
 
     @asynccontextmanager
     async def _transaction(self, raw: Any) -> AsyncIterator[None]:
+        if isinstance(raw, _InPlace):  # the whole write is one transaction already
+            yield
+            return
         if not self._sqlite:
             async with raw.transaction():
                 yield
@@ -425,6 +440,16 @@ class SqlMatrixStore:
         for name in _INTEGRATION_TIMES:
             values[name] = self._utc(values[name])
         return Integration.model_validate(values)
+
+
+class _InPlace:
+    """A write connection in place, with the one call of aiosqlite's interface used here."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute_fetchall(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return self._conn.execute(sql, tuple(args)).fetchall()
 
 
 class _NotAdded(Exception):

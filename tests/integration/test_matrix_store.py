@@ -4,14 +4,17 @@ pages read in parts, and mapping operations racing each other. On SQLite and Pos
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, select, update
 
 from adapters.sql.channels import MAPPING
 from adapters.sql.identity.common import SOUL
+from adapters.sql.matrix import SqlMatrixStore
 from domain.identity.platforms import Platform
 from tests.conftest import Api
 from tests.integration.test_matrix_api import _integration, _map, _org, _soul
@@ -174,3 +177,61 @@ async def test_a_page_without_souls_still_lists_the_channels(api: Api) -> None:
     await _soul(api, h, "Brand")
     no_match = (await api.http.get("/axon/matrix", params={"search": "nobody"}, headers=h)).json()
     assert (no_match["souls"], [i["id"] for i in no_match["integrations"]]) == ([], [x])
+
+
+# --- SQLite: mapping writes in place (adapters.sql.in_place_writes) ----------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sqlite_mapping_writes_run_in_place_when_the_lock_is_free(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, org = await _org(api)
+    soul, x1, x2 = await _soul(api, h), await _integration(api, org), await _integration(api, org)
+
+    def no_async_path(self: SqlMatrixStore) -> Any:
+        raise AssertionError("a mapping write took the async path with the lock free")
+
+    monkeypatch.setattr(SqlMatrixStore, "_connection", no_async_path)
+    toggled = await api.http.post("/axon/matrix/mappings/toggle", json={"soulId": soul, "integrationId": x1}, headers=h)
+    assert toggled.status_code == 200, toggled.text
+    second = (await _map(api, h, soul, x2)).json()
+    refused = await _map(api, h, soul, x2, isPrimary=True)  # demotes, then finds the pair mapped: all rolled back
+    assert refused.status_code == 409
+    assert await _primaries(api, soul) == [toggled.json()["mapping"]["id"]]
+    promoted = await api.http.post(f"/axon/matrix/mappings/{second['id']}/primary", headers=h)
+    assert promoted.status_code == 200
+    assert await _primaries(api, soul) == [second["id"]]
+    assert (await api.http.delete(f"/axon/matrix/mappings/{second['id']}", headers=h)).status_code == 204
+    assert await _primaries(api, soul) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sqlite_mapping_write_waits_off_the_loop_while_another_process_holds_the_lock(api: Api) -> None:
+    h, org = await _org(api)
+    soul, x = await _soul(api, h), await _integration(api, org)
+    other = sqlite3.connect(str(api.container.engine.url.database), isolation_level=None)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, in effect
+        clock = asyncio.create_task(ticker())
+        toggle = asyncio.create_task(
+            api.http.post("/axon/matrix/mappings/toggle", json={"soulId": soul, "integrationId": x}, headers=h)
+        )
+        await asyncio.sleep(0.5)
+        assert not toggle.done()  # waiting for the lock...
+        assert ticks >= 20  # ...without stalling the event loop
+        other.execute("COMMIT")
+        answered = await asyncio.wait_for(toggle, timeout=10)
+        clock.cancel()
+    finally:
+        other.close()
+    assert answered.status_code == 200, answered.text
+    assert await _primaries(api, soul) == [answered.json()["mapping"]["id"]]
