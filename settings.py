@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=20, ge=1, le=100)
     webhook_give_up_after_s: float = Field(default=24 * 3600.0, gt=0)
     webhook_sweep_every_s: float = Field(default=60.0, ge=1)
+    # Whether webhooks may reach loopback, private and link-local addresses (domain.notifications.targets): off, so
+    # an organization's URL cannot reach inside the deployment; on for receivers on a private network, and locally.
+    webhook_private_targets: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property

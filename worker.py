@@ -39,6 +39,7 @@ from adapters.temporal.posts import post_workflows
 from adapters.temporal.starter import TemporalChannelWorkflows
 from adapters.temporal.warming import TemporalWarmingSchedules
 from adapters.temporal.webhooks import WEBHOOK_SWEEP_SCHEDULE_ID, TemporalWebhookSender, webhook_sweep_schedule
+from adapters.webhook_post import HttpWebhookPoster
 from domain.clock import SystemClock
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
@@ -122,7 +123,8 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
     cipher = FieldCipher(Keyring.parse(settings.encryption_keys))
     webhook_sender = TemporalWebhookSender(client, settings)
     notifier = WebhookNotifier(uow, webhook_sender, clock, settings.public_url)
-    webhooks = WebhookActivities(uow, cipher, notifier, webhook_sender, clock)
+    post = HttpWebhookPoster(private_targets=settings.webhook_private_targets)
+    webhooks = WebhookActivities(uow, cipher, notifier, webhook_sender, clock, post)
     identity = IdentityContext(store=store, uows=uow, clock=clock)
     warming_schedules = TemporalWarmingSchedules(client, settings.temporal_task_queue, settings.platform_queue_prefix)
     warming_service = WarmingService(identity, warming_schedules)

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from domain.clock import Clock
 from domain.notifications.events import delivery_event
 from domain.notifications.ports import WebhookSender
+from domain.notifications.targets import RefusedTarget, WebhookPoster
 from domain.notifications.webhooks import (
     EVENT_HEADER,
     ID_HEADER,
@@ -33,7 +34,6 @@ from domain.services.webhooks import WebhookNotifier
 USER_AGENT = "Souls-Webhooks/1"
 # Codes worth another attempt: the receiver is busy or broken for now. Any other non-2xx is final.
 RETRYABLE_CODES = frozenset({408, 429})
-_SNIPPET_BYTES = 300
 
 
 class EmitRequest(BaseModel):
@@ -87,12 +87,14 @@ class WebhookActivities:
         notifier: WebhookNotifier,
         sender: WebhookSender,
         clock: Clock,
+        post: WebhookPoster,
     ) -> None:
         self._uows = uows
         self._sealer = sealer
         self._notifier = notifier
         self._sender = sender
         self._clock = clock
+        self._post = post
 
     @activity.defn(name="webhook_emit")
     async def emit(self, request: EmitRequest) -> EmitResult:
@@ -137,13 +139,19 @@ class WebhookActivities:
         attempts = delivery.attempts + 1
         last = attempt >= request.max_attempts
         try:
-            code, snippet, retry_after = await _post(webhook.url, body, headers, request.timeout_s)
+            answer = await self._post(webhook.url, body, headers, timeout_s=request.timeout_s)
+        except RefusedTarget as exc:
+            error = f"refused to send: {exc}; webhooks reach public internet addresses only"
+            await self._record(row_id, now, WebhookDeliveryStatus.FAILED, None, error, None)
+            activity.logger.warning("webhook delivery %s: refused, the target is not a public address", row_id)
+            return SendOutcome(status=WebhookDeliveryStatus.FAILED.value, attempts=attempts)
         except httpx.HTTPError as exc:
             error = f"the receiver could not be reached ({type(exc).__name__})"
             next_at = None if last else _next_attempt(now, attempt, request, None)
             await self._record(row_id, now, WebhookDeliveryStatus.PENDING, None, error, next_at)
             activity.logger.info("webhook delivery %s: attempt %d unreachable", row_id, attempts)
             raise ApplicationError(error, type="Unreachable") from None
+        code, snippet, retry_after = answer.status_code, answer.snippet, answer.retry_after
         activity.logger.info("webhook delivery %s: attempt %d answered HTTP %d", row_id, attempts, code)
         if 200 <= code < 300:
             await self._record(row_id, now, WebhookDeliveryStatus.DELIVERED, code, None, None)
@@ -202,21 +210,6 @@ class WebhookActivities:
         async with self._uows() as uow:
             await uow.webhook_deliveries.finish(row_id, status=status, error=error, at=self._clock.now())
             await uow.commit()
-
-
-async def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int, str, str | None]:
-    """POST without following redirects or reading more of the answer than a short snippet."""
-    async with (
-        httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False) as http,
-        http.stream("POST", url, content=body, headers=headers) as response,
-    ):
-        received = b""
-        async for chunk in response.aiter_bytes():
-            received += chunk
-            if len(received) >= _SNIPPET_BYTES:
-                break
-        snippet = " ".join(received[:_SNIPPET_BYTES].decode(errors="replace").split())
-        return response.status_code, snippet, response.headers.get("Retry-After")
 
 
 def _retry_after(header: str | None, request: SendRequest) -> timedelta | None:

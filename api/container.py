@@ -155,6 +155,7 @@ async def build(settings: Settings) -> Container:
             cipher,
             clock,
             WebhookNotifier(uows, TemporalWebhookSender(temporal, settings), clock, settings.public_url),
+            private_targets=settings.webhook_private_targets,
         ),
         warming=warming,
     )

@@ -130,6 +130,8 @@ def main() -> int:
             print("Temporal did not start; see .data/logs/temporal.log", file=sys.stderr)
             return 1
         os.environ["PYTHONUNBUFFERED"] = "1"
+        # On one machine the webhook receivers a developer tries are local ones (settings: webhook_private_targets).
+        os.environ.setdefault("WEBHOOK_PRIVATE_TARGETS", "true")
         if settings.sandbox_enabled:
             stack.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(settings.sandbox_port)],
                         data_dir / "logs" / "sandbox.log")  # fmt: skip

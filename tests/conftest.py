@@ -54,6 +54,8 @@ def make_settings(**overrides: Any) -> Settings:
         "login_max_failures_per_client": 50,
         "login_cooldown_s": 60,
         "worker_poll_freshness_s": 4.0,
+        # The tests' webhook receivers listen on loopback; test_webhook_targets turns the rule back on.
+        "webhook_private_targets": True,
     }
     base.update(overrides)
     return Settings(**base)

@@ -19,6 +19,7 @@ from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.ids import new_id
 from domain.notifications.events import ping_event, refresh_needed_event
 from domain.notifications.ports import WebhookSender
+from domain.notifications.targets import refused_host
 from domain.notifications.webhooks import (
     SECRET_FIELD,
     SUBSCRIBABLE,
@@ -40,8 +41,9 @@ log = logging.getLogger(__name__)
 MAX_URL_LENGTH = 2048
 
 
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host and no credentials (they would be stored and shown in clear)."""
+def check_url(url: str, *, private_targets: bool = False) -> str:
+    """An absolute http(s) URL with a host and no credentials (they would be stored and shown in clear), whose host
+    is not, as written, a private address (domain.notifications.targets) unless the deployment allows those."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -61,6 +63,11 @@ def check_url(url: str) -> str:
             "url must not carry credentials: receivers check the signature instead.",
             field="url",
             code="webhook_url_invalid",
+        )
+    refused = None if private_targets else refused_host(parts.hostname)
+    if refused is not None:
+        raise InvalidInput(
+            f"url must reach a public internet address: {refused}.", field="url", code="webhook_url_private"
         )
     return url
 
@@ -149,11 +156,20 @@ class WebhookInput:
 
 
 class WebhookService:
-    def __init__(self, uows: UnitOfWorkFactory, sealer: FieldSealer, clock: Clock, notifier: WebhookNotifier) -> None:
+    def __init__(
+        self,
+        uows: UnitOfWorkFactory,
+        sealer: FieldSealer,
+        clock: Clock,
+        notifier: WebhookNotifier,
+        *,
+        private_targets: bool = False,
+    ) -> None:
         self._uows = uows
         self._sealer = sealer
         self._clock = clock
         self._notifier = notifier
+        self._private_targets = private_targets
 
     def _seal(self, webhook_id: str, secret: str) -> dict[str, str]:
         return self._sealer.encrypt(secret, record=webhook_record(webhook_id), field=SECRET_FIELD)
@@ -164,8 +180,9 @@ class WebhookService:
         _require_admin(principal)
         now = self._clock.now()
         webhook_id, secret = new_id(), new_secret()
+        url = check_url(data.url, private_targets=self._private_targets)
         webhook = Webhook(
-            id=webhook_id, organization_id=principal.organization_id, url=check_url(data.url),
+            id=webhook_id, organization_id=principal.organization_id, url=url,
             description=data.description, events=check_events(data.events), secret=self._seal(webhook_id, secret),
             created_at=now, updated_at=now,
         )  # fmt: skip
@@ -188,7 +205,7 @@ class WebhookService:
     ) -> Webhook:
         _require_admin(principal)
         if "url" in changes:
-            changes["url"] = check_url(changes["url"])
+            changes["url"] = check_url(changes["url"], private_targets=self._private_targets)
         if "events" in changes:
             changes["events"] = check_events(changes["events"])
         async with self._uows() as uow:
