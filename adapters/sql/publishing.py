@@ -31,8 +31,10 @@ class SqlPostRepository:
     async def add(self, post: Post) -> None:
         await self._s.execute(insert(POST).values(post.model_dump(mode="json") | _times(post)))
 
-    async def get(self, organization_id: str, post_id: str) -> Post | None:
+    async def get(self, organization_id: str, post_id: str, *, lock: bool = False) -> Post | None:
         stmt = select(POST).where(POST.c.id == post_id, POST.c.organization_id == organization_id)
+        if lock:
+            stmt = stmt.with_for_update()
         row = (await self._s.execute(stmt)).first()
         return _post(row) if row else None
 

@@ -235,7 +235,7 @@ class PostService:
         """Content, media and settings can change until a delivery starts publishing."""
         org = principal.organization_id
         async with self._ctx.uows() as uow:
-            post = await uow.posts.get(org, post_id)
+            post = await uow.posts.get(org, post_id, lock=True)
             if post is None:
                 raise NotFound("Post", post_id)
             deliveries = await uow.deliveries.for_posts(org, [post_id], lock=True)
@@ -287,9 +287,11 @@ class PostService:
                 await self._workflows.cancel(delivery)
         now = self._ctx.clock.now()
         async with self._ctx.uows() as uow:
-            for delivery in waiting:
-                current = await uow.deliveries.get(principal.organization_id, delivery.id)
-                if current is not None and current.state == DeliveryState.QUEUE:
+            # Locked, so a claim racing this waits and then finds the delivery cancelled (a claim that came first
+            # has moved it out of QUEUE, and it stays as the workflow reports it).
+            waiting_ids = {d.id for d in waiting}
+            for current in await uow.deliveries.for_posts(principal.organization_id, [post_id], lock=True):
+                if current.id in waiting_ids and current.state == DeliveryState.QUEUE:
                     await uow.deliveries.update(
                         current.model_copy(update={"state": DeliveryState.CANCELLED, "updated_at": now})
                     )
@@ -303,7 +305,8 @@ class PostService:
     async def decide(self, principal: Principal, post_id: str, *, approved: bool, note: str | None) -> PostView:
         org = principal.organization_id
         async with self._ctx.uows() as uow:
-            post = await uow.posts.get(org, post_id)
+            # Locked: of two decisions at once, the second finds the first's and is refused.
+            post = await uow.posts.get(org, post_id, lock=True)
             if post is None:
                 raise NotFound("Post", post_id)
             if post.approval != Approval.PENDING:
@@ -317,7 +320,7 @@ class PostService:
                 uow, organization_id=org, actor=principal, action="post.approve" if approved else "post.reject",
                 target_type="post", target_id=post_id, details={"note": note} if note else None,
             )  # fmt: skip
-            deliveries = await uow.deliveries.for_posts(org, [post_id])
+            deliveries = await uow.deliveries.for_posts(org, [post_id], lock=True)  # a claim waits for this
             if not approved:
                 for d in deliveries:
                     if d.state == DeliveryState.QUEUE:
@@ -382,7 +385,7 @@ class PostService:
         org = principal.organization_id
         now = self._ctx.clock.now()
         async with self._ctx.uows() as uow:
-            current = await uow.posts.get(org, post.id)
+            current = await uow.posts.get(org, post.id, lock=True)  # an edit meanwhile is kept, not overwritten
             if current is not None:
                 await uow.posts.update(current.model_copy(update={"publish_date": publish_date, "updated_at": now}))
             for delivery in deliveries:

@@ -305,3 +305,29 @@ async def test_the_reconciler_restarts_a_due_delivery_that_lost_its_workflow(
     )  # fmt: skip
     assert again.restarted == []
     assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["Not lost"]
+
+
+async def test_concurrent_changes_to_a_post_are_all_kept_and_one_decision_wins(desk: Desk) -> None:
+    channel = await desk.channel(Platform.X, proxy_id=None)
+    post = await desk.post(soulId=channel.soul_id, content="Draft", publishDate=_in(3600), requiresApproval=True)
+    url = f"/axon/posts/{post['id']}"
+    base = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    for round_ in range(4):
+        # An edit and a reschedule at once: each writes its own fields, neither undoes the other.
+        target = base + timedelta(minutes=round_)
+        edited, moved = await asyncio.gather(
+            desk.api.http.patch(url, json={"content": f"Edit {round_}"}, headers=desk.h),
+            desk.api.http.post(f"{url}/reschedule", json={"publishDate": target.isoformat()}, headers=desk.h),
+        )
+        assert (edited.status_code, moved.status_code) == (200, 200), (edited.text, moved.text)
+        now = await desk.get(post["id"])
+        assert now["content"] == f"Edit {round_}"
+        assert datetime.fromisoformat(now["publishDate"]) == target
+        assert datetime.fromisoformat(now["deliveries"][0]["publishDate"]) == target
+    # Approve and reject at once: one decides, the other is told it came too late.
+    approve, reject = await asyncio.gather(
+        desk.api.http.post(f"{url}/approve", headers=desk.h), desk.api.http.post(f"{url}/reject", headers=desk.h)
+    )
+    assert sorted([approve.status_code, reject.status_code]) == [200, 409], (approve.text, reject.text)
+    winner = approve if approve.status_code == 200 else reject
+    assert (await desk.get(post["id"]))["approval"] == winner.json()["approval"]
