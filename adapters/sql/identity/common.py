@@ -114,15 +114,20 @@ class RawReader:
     path borrows a pooled connection and does the few conversions the tables need by hand: JSON text and UTC times.
     On a SQLite file the read runs in place (adapters.sql.in_place)."""
 
-    def __init__(self, engine: AsyncEngine, table: Any) -> None:
+    def __init__(self, engine: AsyncEngine, table: Any, computed: tuple[str, str] | None = None) -> None:
+        """`computed`: (name, SQL expression) of one more value read with the row, in the dialect of `engine` (a
+        subquery on the row's id, say), returned under `name` as the driver gives it."""
         self._engine = reader(engine)
         self._sqlite = engine.dialect.name == "sqlite"
         columns = list(table.c.keys())
         mark = ("?", "?") if self._sqlite else ("$1", "$2")
+        selected = [f"{table.name}.{c}" for c in columns] + ([f"{computed[1]} AS {computed[0]}"] if computed else [])
         self._sql = (
             # Built once from the table definition; values are always bound parameters.
-            f"SELECT {', '.join(columns)} FROM {table.name} WHERE id = {mark[0]} AND organization_id = {mark[1]}"  # noqa: S608
+            f"SELECT {', '.join(selected)} FROM {table.name}"  # noqa: S608
+            f" WHERE {table.name}.id = {mark[0]} AND {table.name}.organization_id = {mark[1]}"
         )
+        columns += [computed[0]] if computed else []
         self._json = {c.name for c in table.c if isinstance(c.type, JSON)}
         self._times = {c.name for c in table.c if isinstance(c.type, UTCDateTime)}
         self._columns = columns
