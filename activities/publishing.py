@@ -48,7 +48,7 @@ from domain.identity.risk import (
 from domain.notifications.webhooks import WebhookEvent
 from domain.organizations import Organization
 from domain.ports import FieldSealer, UnitOfWork, UnitOfWorkFactory
-from domain.publishing.posts import Approval, Delivery, DeliveryState, Post
+from domain.publishing.posts import RISK_LIMIT_WAIT, Approval, Delivery, DeliveryState, Post
 from domain.publishing.publisher import (
     MediaItem,
     OutgoingPost,
@@ -287,7 +287,7 @@ class PublishingActivities:
         fail = policy == OverLimitPolicy.FAIL
         reason = verdict.reason or "the account is over its risk limits"
         # Failing, the workflow records FAILED (as for any final error); waiting, the QUEUE says until when.
-        code, message = ("RiskLimit", reason) if fail else ("RiskLimitWait", verdict.waiting_hint)
+        code, message = ("RiskLimit", reason) if fail else (RISK_LIMIT_WAIT, verdict.waiting_hint)
         async with self._uows() as uow:
             await uow.deliveries.release(delivery.id, DeliveryState.QUEUE, code, message, self._clock.now())
             await uow.commit()

@@ -24,7 +24,9 @@ from adapters.temporal.warming import TemporalWarmingSchedules
 from adapters.temporal.webhooks import TemporalWebhookSender
 from domain.cache import TtlCache
 from domain.clock import Clock, SystemClock
+from domain.identity.accounts import Account
 from domain.identity.ports import DocumentStore
+from domain.identity.risk import loosened
 from domain.services.api_keys import ApiKeyService
 from domain.services.auth import AuthService, LoginPolicy
 from domain.services.identity.accounts import AccountService
@@ -100,6 +102,14 @@ async def build(settings: Settings) -> Container:
     warming = WarmingService(
         identity, TemporalWarmingSchedules(temporal, settings.temporal_task_queue, settings.platform_queue_prefix)
     )
+    posts = PostService(identity, post_workflows(temporal, settings))
+
+    async def account_changed(before: Account | None, after: Account) -> None:
+        # The warming schedule follows the status; looser risk limits wake the deliveries waiting for them.
+        await warming.account_changed(before, after)
+        if before is not None and loosened(before, after):
+            await posts.limits_loosened(after)
+
     return Container(
         settings=settings,
         engine=engine,
@@ -126,7 +136,7 @@ async def build(settings: Settings) -> Container:
         documents=documents,
         souls=SoulService(identity),
         personas=PersonaService(identity),
-        accounts=AccountService(identity, cipher, on_change=warming.account_changed),
+        accounts=AccountService(identity, cipher, on_change=account_changed),
         proxies=ProxyService(
             identity, cipher, proxy_health(settings, identity, cipher, on_change=warming.proxy_changed)
         ),
@@ -139,10 +149,7 @@ async def build(settings: Settings) -> Container:
             TemporalChannelWorkflows(temporal, settings.temporal_task_queue, settings.token_refresh_margin_s),
             dev_base=settings.sandbox_url if settings.platform_api == "sandbox" else None,
         ),
-        posts=PostService(
-            identity,
-            post_workflows(temporal, settings),
-        ),
+        posts=posts,
         organization=OrganizationService(uows, clock),
         lifecycle=LifecycleService(
             identity,

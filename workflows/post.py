@@ -88,6 +88,19 @@ class PostWorkflow:
         self._require_waiting()
 
     @workflow.update
+    def recheck(self) -> PostState:
+        """The account's risk limits were loosened (a cooldown cleared, a higher daily limit): a delivery waiting
+        for its window tries again now, and the publish checks the limits again. Its publish date stays."""
+        self._changed = True
+        return self._state
+
+    @recheck.validator
+    def _validate_recheck(self) -> None:
+        self._require_waiting()
+        if self._state.wait_until is None:
+            raise ApplicationError("the delivery is not waiting for a window", type="NotWaiting", non_retryable=True)
+
+    @workflow.update
     def cancel(self) -> PostState:
         self._cancel = True
         self._changed = True

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 
 from adapters.sql.publishing_tables import DeliveryRow, PostRow
 from domain.pagination import Cursor, Page, PageRequest
-from domain.publishing.posts import Delivery, DeliveryState, Post, PostFilter
+from domain.publishing.posts import RISK_LIMIT_WAIT, Delivery, DeliveryState, Post, PostFilter
 
 POST: Any = PostRow.__table__  # type: ignore[attr-defined]
 DELIVERY: Any = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -202,6 +202,15 @@ class SqlDeliveryRepository:
     async def mark_scheduled(self, delivery_ids: list[str]) -> None:
         if delivery_ids:
             await self._s.execute(update(DELIVERY).where(DELIVERY.c.id.in_(delivery_ids)).values(scheduled=True))
+
+    async def waiting_for_window(self, organization_id: str, account_id: str) -> list[Delivery]:
+        stmt = select(DELIVERY).where(
+            DELIVERY.c.account_id == account_id,  # ix_delivery_account_state
+            DELIVERY.c.state == DeliveryState.QUEUE.value,
+            DELIVERY.c.organization_id == organization_id,
+            DELIVERY.c.error_code == RISK_LIMIT_WAIT,
+        )
+        return [_delivery(r) for r in (await self._s.execute(stmt)).all()]
 
 
 def _times(post: Post) -> dict[str, Any]:

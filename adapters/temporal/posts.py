@@ -85,6 +85,9 @@ class TemporalPostWorkflows:
     async def publish_now(self, delivery: Delivery) -> None:
         await self._update(delivery, PostWorkflow.publish_now, None)
 
+    async def recheck(self, delivery: Delivery) -> None:
+        await self._update(delivery, PostWorkflow.recheck, None)
+
     async def cancel(self, delivery: Delivery) -> None:
         await self._update(delivery, PostWorkflow.cancel, None)
 

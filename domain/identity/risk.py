@@ -110,6 +110,18 @@ def risk_check(account: RiskLimited, published_today: int, now: datetime, tz: tz
     return ALLOWED
 
 
+def loosened(before: RiskLimited, after: RiskLimited) -> bool:
+    """Whether a change lets the account post sooner: its cooldown cleared or shortened, or its daily limit raised
+    or removed. Deliveries waiting for the account's window then try again at once (they re-check the limits)."""
+    shorter = before.cooldown_until is not None and (
+        after.cooldown_until is None or after.cooldown_until < before.cooldown_until
+    )
+    higher = before.daily_post_limit is not None and (
+        after.daily_post_limit is None or after.daily_post_limit > before.daily_post_limit
+    )
+    return shorter or higher
+
+
 def needs_count(account: RiskLimited) -> bool:
     """Only an account with a daily limit needs its posts counted."""
     return account.daily_post_limit is not None

@@ -16,6 +16,9 @@ from pydantic import BaseModel, Field
 
 from domain.identity.platforms import Platform
 
+# The error code of a delivery back in the QUEUE until its account's risk limits let it publish.
+RISK_LIMIT_WAIT = "RiskLimitWait"
+
 
 class DeliveryState(enum.StrEnum):
     QUEUE = "QUEUE"

@@ -17,8 +17,8 @@ from typing import Any
 
 from domain.auth import Principal
 from domain.channels.integrations import Integration
-from domain.errors import Conflict, InvalidInput, NotFound
-from domain.identity.accounts import AccountFilter, AccountStatus
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.souls import ensure_accepts_work
 from domain.ids import new_id
@@ -378,6 +378,20 @@ class PostService:
             raise Conflict(f"No delivery of this post is waiting to publish, so it cannot be {verb}.",
                            code="post_not_waiting")  # fmt: skip
         return waiting
+
+    async def limits_loosened(self, account: Account) -> None:
+        """The account may post sooner (domain.identity.risk.loosened): its deliveries waiting for their window try
+        again now, instead of at the time the old limits gave. Best effort: one that cannot be told still resumes
+        then, so a failure here is logged, never the request's."""
+        async with self._ctx.uows.reading() as uow:
+            waiting = await uow.deliveries.waiting_for_window(account.organization_id, account.id)
+        for delivery in waiting:
+            try:
+                await self._workflows.recheck(delivery)
+            except (WorkflowGone, DomainError):
+                pass  # finished, or no longer waiting, meanwhile
+            except Exception:
+                log.warning("could not wake delivery %s after its account's limits changed", delivery.id, exc_info=True)
 
     async def _save_dates(
         self, principal: Principal, post: Post, deliveries: list[Delivery], publish_date: datetime, action: str

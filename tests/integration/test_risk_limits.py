@@ -231,10 +231,9 @@ async def test_over_the_daily_limit_a_delivery_waits_for_the_personas_next_day(
     await asyncio.sleep(1.0)
     assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["First of the day"]
 
-    # Raising the limit and asking to publish now lets it go, once.
+    # Raising the limit lets it go at once (it does not wait for the next day), once.
     await _patch(desk, channel.account_id, dailyPostLimit=2)
-    assert (await desk.api.http.post(f"/axon/posts/{second['id']}/publish-now", headers=desk.h)).status_code == 200
-    done = (await desk.settled(second["id"]))["deliveries"][0]
+    done = (await desk.settled(second["id"], within_s=20))["deliveries"][0]
     assert (done["state"], done["attempts"], done["errorCode"], done["lastError"]) == ("PUBLISHED", 1, None, None)
     assert sorted(p["text"] for p in desk.platform_posts(Platform.X)) == ["First of the day", "Second of the day"]
     assert (await workflow.query("state"))["wait_until"] is None
@@ -283,6 +282,29 @@ async def test_a_cooldown_is_honoured_by_a_post(desk: Desk, pproxy_http: PproxyS
     tweets = [r for r in desk.sandbox.requests(Platform.X) if r["path"].endswith("/2/tweets")]
     assert len(tweets) == 1
     assert tweets[0]["timestamp"] >= until.timestamp() - 0.01  # not before the cooldown ended
+
+
+async def test_loosening_the_limits_wakes_the_waiting_deliveries_at_once(desk: Desk, pproxy_http: PproxyServer) -> None:
+    channel = await desk.channel(Platform.X, proxy_id=await desk.proxy(pproxy_http))
+    await _patch(desk, channel.account_id, cooldownUntil=_in(3600).isoformat())
+    post = await desk.post(soulId=channel.soul_id, content="Cooldown lifted")
+    await desk.until(post["id"], _waiting)
+    await _patch(desk, channel.account_id, displayName="Renamed")  # not a looser limit: it keeps waiting
+    await asyncio.sleep(1)
+    assert _waiting(await desk.get(post["id"]))
+
+    await _patch(desk, channel.account_id, cooldownUntil=None)  # an hour early
+    done = (await desk.settled(post["id"], within_s=20))["deliveries"][0]
+    assert (done["state"], done["attempts"]) == ("PUBLISHED", 1)
+    assert done["publishDate"] == post["deliveries"][0]["publishDate"]  # woken, not rescheduled
+    assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["Cooldown lifted"]
+
+    # A higher daily limit wakes them too (the limit counts the post above).
+    await _patch(desk, channel.account_id, dailyPostLimit=1)
+    second = await desk.post(soulId=channel.soul_id, content="Second of the day")
+    await desk.until(second["id"], _waiting)
+    await _patch(desk, channel.account_id, dailyPostLimit=2)
+    assert (await desk.settled(second["id"], within_s=20))["deliveries"][0]["state"] == "PUBLISHED"
 
 
 async def test_a_cooldown_fails_a_post_when_the_organization_says_so(desk: Desk, pproxy_http: PproxyServer) -> None:
