@@ -105,7 +105,15 @@ class SqlDeliveryRepository:
 
     async def claim(self, delivery_id: str, now: datetime) -> Delivery | None:
         # One UPDATE ... RETURNING: on PostgreSQL it waits for a concurrent edit holding the row, then re-checks the
-        # state; one statement, so the claim costs a single round trip inside the publish transaction.
+        # state. The first claim's time orders concurrent claims of one account for its daily limit
+        # (count_for_limit), so it must follow the order in which the claims commit. SQLite: writers take turns and
+        # `now` is read inside this transaction. PostgreSQL: claims of one account take turns on an advisory lock
+        # held to the commit, and the time is the server's clock read after taking it.
+        first_attempt: Any = now
+        if self._s.get_bind().dialect.name == "postgresql":
+            account = select(DELIVERY.c.account_id).where(DELIVERY.c.id == delivery_id).scalar_subquery()
+            await self._s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(account, 0))))
+            first_attempt = func.clock_timestamp()
         row = (
             await self._s.execute(
                 update(DELIVERY)
@@ -113,7 +121,7 @@ class SqlDeliveryRepository:
                 .values(
                     state=DeliveryState.PUBLISHING.value,
                     attempts=DELIVERY.c.attempts + 1,
-                    first_attempt_at=func.coalesce(DELIVERY.c.first_attempt_at, now),
+                    first_attempt_at=func.coalesce(DELIVERY.c.first_attempt_at, first_attempt),
                     updated_at=now,
                 )
                 .returning(*DELIVERY.c)
@@ -126,9 +134,11 @@ class SqlDeliveryRepository:
     ) -> int:
         publishing = DELIVERY.c.state == DeliveryState.PUBLISHING.value
         if claimed is not None:
+            # Claimed before this one: by the first claim's time, which later writes (the publish journal, a
+            # retry's claim) leave alone, so every claim sees the same order.
             claimed_before = or_(
-                DELIVERY.c.updated_at < claimed.updated_at,
-                and_(DELIVERY.c.updated_at == claimed.updated_at, DELIVERY.c.id < claimed.id),
+                DELIVERY.c.first_attempt_at < claimed.first_attempt_at,
+                and_(DELIVERY.c.first_attempt_at == claimed.first_attempt_at, DELIVERY.c.id < claimed.id),
             )
             publishing = and_(publishing, DELIVERY.c.id != claimed.id, claimed_before)
         stmt = select(func.count()).where(

@@ -239,6 +239,26 @@ async def test_over_the_daily_limit_a_delivery_waits_for_the_personas_next_day(
     assert (await workflow.query("state"))["wait_until"] is None
 
 
+async def test_posts_due_together_never_exceed_the_daily_limit(desk: Desk, pproxy_http: PproxyServer) -> None:
+    channel = await desk.channel(Platform.X, proxy_id=await desk.proxy(pproxy_http))
+    await _patch(desk, channel.account_id, dailyPostLimit=2)
+    due = _in(2).isoformat()  # one instant: the claims race each other
+    posts = await asyncio.gather(
+        *(desk.post(soulId=channel.soul_id, content=f"Together {i}", publishDate=due) for i in range(8))
+    )
+    await asyncio.sleep(2)
+    async with asyncio.timeout(30):
+        while True:
+            views = [await desk.get(p["id"]) for p in posts]
+            states = sorted(v["deliveries"][0]["state"] for v in views)
+            waiting = [v for v in views if _waiting(v)]
+            if states.count("PUBLISHED") + len(waiting) == len(posts):
+                break
+            await asyncio.sleep(0.2)
+    assert states.count("PUBLISHED") == 2, states
+    assert len(desk.platform_posts(Platform.X)) == 2
+
+
 async def test_over_the_daily_limit_a_delivery_fails_when_the_organization_says_so(
     desk: Desk, pproxy_http: PproxyServer
 ) -> None:
