@@ -262,8 +262,7 @@ class WarmingActivities:
     async def _held(self, account: Account, verdict: RiskVerdict, now: datetime) -> str:
         """The rest of the day is off: the progress says why and until when (the schedule runs again tomorrow)."""
         reason = verdict.reason or "the account is over its risk limits"
-        current = await self._store.accounts.get(account.organization_id, account.id) or account
-        await self._progress(current, {
+        await self._progress(account, {
             "stoppedReason": reason, "stoppedAt": now.isoformat(),
             "stoppedUntil": verdict.until.isoformat() if verdict.until else None,
         })  # fmt: skip
@@ -371,29 +370,29 @@ class WarmingActivities:
         return f"{openers[digest % len(openers)]} {themes[digest % len(themes)]} ({digest % 100_000:05d})"
 
     async def _count(self, account_id: str, request: StepRequest, now: datetime) -> None:
-        account = await self._store.accounts.get(request.organization_id, account_id)
-        if account is None:
-            return
-        progress = dict(account.metrics.get("warming") or {})
-        if progress.get("date") != request.date:
-            progress.update({"date": request.date, "day": request.day, "doneToday": 0, "postsToday": 0})
-        progress["doneToday"] = int(progress.get("doneToday", 0)) + 1
-        if request.action is WarmingAction.POST:  # the daily post limit counts these too
-            progress["postsToday"] = int(progress.get("postsToday", 0)) + 1
-        progress["totalDone"] = int(progress.get("totalDone", 0)) + 1
-        counts = dict(progress.get("actions") or {})
-        counts[request.action.value] = int(counts.get(request.action.value, 0)) + 1
-        progress.update({"actions": counts, "lastActionAt": now.isoformat(), "lastAction": request.action.value})
-        await self._store.accounts.update(account.model_copy(update={
-            "metrics": {**account.metrics, "warming": progress}, "last_activity_at": now, "updated_at": now,
-        }))  # fmt: skip
+        def counted(progress: dict[str, Any]) -> dict[str, Any]:
+            if progress.get("date") != request.date:
+                progress.update({"date": request.date, "day": request.day, "doneToday": 0, "postsToday": 0})
+            progress["doneToday"] = int(progress.get("doneToday", 0)) + 1
+            if request.action is WarmingAction.POST:  # the daily post limit counts these too
+                progress["postsToday"] = int(progress.get("postsToday", 0)) + 1
+            progress["totalDone"] = int(progress.get("totalDone", 0)) + 1
+            counts = dict(progress.get("actions") or {})
+            counts[request.action.value] = int(counts.get(request.action.value, 0)) + 1
+            progress.update({"actions": counts, "lastActionAt": now.isoformat(), "lastAction": request.action.value})
+            return progress
+
+        # Only the progress and the activity time: an operator's edit of the account at this moment stays.
+        await self._store.accounts.update_warming(
+            request.organization_id, account_id, counted, updated_at=now, last_activity_at=now
+        )
 
     async def _progress(self, account: Account, values: dict[str, Any], *, clear: tuple[str, ...] = ()) -> None:
-        progress = {k: v for k, v in dict(account.metrics.get("warming") or {}).items() if k not in clear}
-        progress.update(values)
-        now = self._clock.now()
-        await self._store.accounts.update(
-            account.model_copy(update={"metrics": {**account.metrics, "warming": progress}, "updated_at": now})
+        def changed(progress: dict[str, Any]) -> dict[str, Any]:
+            return {**{k: v for k, v in progress.items() if k not in clear}, **values}
+
+        await self._store.accounts.update_warming(
+            account.organization_id, account.id, changed, updated_at=self._clock.now()
         )
 
     # --- finish --------------------------------------------------------------------------------------------------
@@ -412,10 +411,11 @@ class WarmingActivities:
 
     async def _finish(self, account: Account, config: WarmingConfig, day: int) -> None:
         now = self._clock.now()
-        progress = {**dict(account.metrics.get("warming") or {}), "finishedAt": now.isoformat(), "day": day}
-        await self._store.accounts.update(account.model_copy(update={
-            "status": AccountStatus.ACTIVE, "metrics": {**account.metrics, "warming": progress}, "updated_at": now,
-        }))  # fmt: skip
+        finished = {"finishedAt": now.isoformat(), "day": day}
+        await self._store.accounts.update_warming(
+            account.organization_id, account.id, lambda progress: {**progress, **finished},
+            updated_at=now, status=AccountStatus.ACTIVE,
+        )  # fmt: skip
         await self._schedules.delete(account.id)
         await audit.record_now(
             self._uows, organization_id=account.organization_id, action="account.warming_done", actor_id="warming",

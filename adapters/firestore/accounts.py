@@ -21,12 +21,19 @@ from google.cloud.firestore import (
     async_transactional,
 )
 from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic.alias_generators import to_camel
 
 from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
 from adapters.firestore.souls import ACCOUNTS, HANDLES, LINK_VERSION, LINKS, PROXIES, SOULS, link_claim_id
 from domain.errors import NotFound
-from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, IntegrationLinked, LinkChanged, ReferenceNotFound
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
+from domain.identity.ports import (
+    DuplicateHandle,
+    IntegrationLinked,
+    LinkChanged,
+    ReferenceNotFound,
+    WarmingChange,
+)
 from domain.identity.proxies import HealthStatus
 from domain.pagination import Page, PageRequest
 
@@ -273,6 +280,38 @@ class FirestoreAccountRepository:
             fields = ("warningCount", "cooldownUntil", "cooldownReason", "updatedAt")
             tx.update(ref, {k: v for k, v in to_doc(flagged).items() if k in fields})
             return flagged
+
+        result: Account | None = await run(self._l.client.transaction())
+        return result
+
+    async def update_warming(
+        self,
+        organization_id: str,
+        account_id: str,
+        change: WarmingChange,
+        *,
+        updated_at: datetime,
+        last_activity_at: datetime | None = None,
+        status: AccountStatus | None = None,
+    ) -> Account | None:
+        ref = self._l.doc(organization_id, ACCOUNTS, account_id)
+
+        @async_transactional
+        async def run(tx: AsyncTransaction) -> Account | None:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                return None
+            current = from_doc(Account, snap.to_dict() or {})
+            metrics = {**current.metrics, "warming": change(dict(current.metrics.get("warming") or {}))}
+            values: dict[str, Any] = {"metrics": metrics, "updated_at": updated_at}
+            if last_activity_at is not None:
+                values["last_activity_at"] = last_activity_at
+            if status is not None:
+                values["status"] = status
+            changed = current.model_copy(update=values)
+            fields = {to_camel(name) for name in values}
+            tx.update(ref, {k: v for k, v in to_doc(changed).items() if k in fields})
+            return changed
 
         result: Account | None = await run(self._l.client.transaction())
         return result

@@ -9,11 +9,12 @@ References given in a body (a soul's persona, an account's soul or proxy) that d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.errors import Conflict, InvalidInput
-from domain.identity.accounts import Account, AccountFilter
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.personas import Persona
 from domain.identity.proxies import HealthRecord, HealthRules, HealthUpdate, Proxy, ProxyFilter
 from domain.identity.souls import Soul, SoulFilter
@@ -79,6 +80,10 @@ class PersonaRepository(Protocol):
         ...
 
 
+# The new warming progress (an account's metrics.warming) from the stored one.
+WarmingChange = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class AccountRepository(Protocol):
     async def add(self, account: Account) -> Account:
         """Store the account; returns it as stored (`proxy_failed` set from its proxy)."""
@@ -109,6 +114,21 @@ class AccountRepository(Protocol):
     ) -> Account | None:
         """A platform flagged the account (risk limits): one more warning, and a cooldown until `cooldown_until`
         unless a longer one runs already; in one atomic step. None when the account is gone."""
+        ...
+
+    async def update_warming(
+        self,
+        organization_id: str,
+        account_id: str,
+        change: WarmingChange,
+        *,
+        updated_at: datetime,
+        last_activity_at: datetime | None = None,
+        status: AccountStatus | None = None,
+    ) -> Account | None:
+        """Warming's own write: `change` turns the stored warming progress (metrics.warming) into the new one, in
+        one atomic step with the optional activity time and status; every other field stays as stored, so an
+        operator's edit at the same moment is never undone. None when the account is gone."""
         ...
 
     async def delete(self, organization_id: str, account_id: str) -> None: ...

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.client import Client
 
+from domain.identity.accounts import AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from sandbox.publishing.facebook_graph import SPAM_MARKER
@@ -117,6 +118,35 @@ async def test_risk_fields_are_stored_and_a_warning_keeps_the_longer_cooldown(do
     )  # fmt: skip
     assert await document_store.accounts.get(ORG, account.id) == cleared
     assert (cleared.cooldown_until, cleared.warning_count, cleared.daily_post_limit) == (None, 0, None)
+
+
+async def test_warming_progress_is_written_alone_and_keeps_an_edit_made_meanwhile(
+    document_store: DocumentStore,
+) -> None:
+    soul = make.soul(ORG)
+    await document_store.souls.add(soul)
+    now = datetime.now(UTC).replace(microsecond=0)
+    account = make.account(ORG, soul.id, metrics={"followers": 7, "warming": {"doneToday": 1, "day": 2}})
+    await document_store.accounts.add(account)
+    stale = await document_store.accounts.get(ORG, account.id)  # what a warming step read
+    assert stale is not None
+    edited = await document_store.accounts.update(  # an operator's edit lands after that read
+        stale.model_copy(update={"cooldown_until": now + timedelta(hours=2), "display_name": "Edited"})
+    )
+
+    def one_more(progress: dict[str, Any]) -> dict[str, Any]:
+        return {**progress, "doneToday": progress["doneToday"] + 1}
+
+    warmed = await document_store.accounts.update_warming(
+        ORG, account.id, one_more, updated_at=now, last_activity_at=now, status=AccountStatus.ACTIVE
+    )
+    stored = await document_store.accounts.get(ORG, account.id)
+    assert warmed == stored
+    assert stored is not None
+    assert (stored.cooldown_until, stored.display_name) == (edited.cooldown_until, "Edited")  # kept
+    assert stored.metrics == {"followers": 7, "warming": {"doneToday": 2, "day": 2}}
+    assert (stored.last_activity_at, stored.status) == (now, AccountStatus.ACTIVE)
+    assert await document_store.accounts.update_warming(OTHER, account.id, one_more, updated_at=now) is None
 
 
 # --- the API ---------------------------------------------------------------------------------------------------

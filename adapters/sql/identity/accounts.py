@@ -11,8 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page
 from domain.errors import NotFound
-from domain.identity.accounts import Account, AccountFilter
-from domain.identity.ports import DuplicateHandle, IntegrationLinked, LinkChanged, ReferenceNotFound
+from domain.identity.accounts import Account, AccountFilter, AccountStatus
+from domain.identity.ports import (
+    DuplicateHandle,
+    IntegrationLinked,
+    LinkChanged,
+    ReferenceNotFound,
+    WarmingChange,
+)
 from domain.identity.proxies import HealthStatus
 from domain.pagination import Page, PageRequest
 
@@ -151,6 +157,31 @@ class SqlAccountRepository(SqlStore):
                     updated_at=updated_at,
                 )
             )
+        return await self.get(organization_id, account_id)
+
+    async def update_warming(
+        self,
+        organization_id: str,
+        account_id: str,
+        change: WarmingChange,
+        *,
+        updated_at: datetime,
+        last_activity_at: datetime | None = None,
+        status: AccountStatus | None = None,
+    ) -> Account | None:
+        async with self.write() as conn:
+            where = (ACCOUNT.c.id == account_id, ACCOUNT.c.organization_id == organization_id)
+            current = (await conn.execute(select(ACCOUNT.c.metrics).where(*where).with_for_update())).first()
+            if current is None:
+                return None
+            metrics = dict(current.metrics or {})
+            metrics["warming"] = change(dict(metrics.get("warming") or {}))
+            values: dict[str, Any] = {"metrics": metrics, "updated_at": updated_at}
+            if last_activity_at is not None:
+                values["last_activity_at"] = last_activity_at
+            if status is not None:
+                values["status"] = status.value
+            await conn.execute(update(ACCOUNT).where(*where).values(values))
         return await self.get(organization_id, account_id)
 
     async def _holder(self, integration_id: str) -> str | None:
