@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import auth, matrix, publishing, reads
+from bench import app_cpu, auth, matrix, publishing, reads
 
 
 def main() -> None:
+    asyncio.run(app_cpu.main())
     asyncio.run(auth.main())
     asyncio.run(reads.main())
     asyncio.run(matrix.main())
