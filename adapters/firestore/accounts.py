@@ -28,6 +28,7 @@ from adapters.firestore.souls import ACCOUNTS, HANDLES, LINK_VERSION, LINKS, PRO
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.ports import (
+    AccountChanged,
     DuplicateHandle,
     IntegrationLinked,
     LinkChanged,
@@ -159,7 +160,7 @@ class FirestoreAccountRepository:
             for ref in refs:
                 await ref.delete()
 
-    async def update(self, account: Account) -> Account:
+    async def update(self, account: Account, *, expected_updated_at: datetime | None = None) -> Account:
         attempt = uuid4().hex
 
         @async_transactional
@@ -171,6 +172,8 @@ class FirestoreAccountRepository:
                 raise NotFound("Account", account.id)
             data = snap.to_dict() or {}
             previous = from_doc(Account, data)
+            if expected_updated_at is not None and previous.updated_at != expected_updated_at:
+                raise AccountChanged(account.id)
             stored = await self._check_refs(tx, account, previous)
             link_changed = previous.integration_id != account.integration_id
             if link_changed and account.integration_id:

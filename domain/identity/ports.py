@@ -52,6 +52,13 @@ class IntegrationLinked(Conflict):
         )
 
 
+class AccountChanged(Conflict):
+    def __init__(self, account_id: str) -> None:
+        super().__init__(
+            f"Account {account_id!r} changed at the same moment; reload and retry.", code="concurrent_change"
+        )
+
+
 class LinkChanged(Conflict):
     def __init__(self, account_id: str) -> None:
         super().__init__(
@@ -91,8 +98,10 @@ class AccountRepository(Protocol):
 
     async def get(self, organization_id: str, account_id: str) -> Account | None: ...
     async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]: ...
-    async def update(self, account: Account) -> Account:
-        """Replace the account; moving it to another soul or proxy moves the back-references in the same step."""
+    async def update(self, account: Account, *, expected_updated_at: datetime | None = None) -> Account:
+        """Replace the account; moving it to another soul or proxy moves the back-references in the same step.
+        With `expected_updated_at` (the `updated_at` the caller read), only if nothing changed it since: otherwise
+        AccountChanged, and the caller applies its change again to what is stored now."""
         ...
 
     async def set_integration(

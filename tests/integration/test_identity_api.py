@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -341,3 +342,22 @@ async def test_the_api_runs_on_the_firestore_document_store(
     assert revealed.json()["credentials"] == {"password": "fs-pass-1"}
     await _delete_with_cascade(api, h, soul["id"], temporal_client)
     assert (await api.http.get(f"/axon/proxies/{proxy['id']}", headers=h)).json()["assignedAccountIds"] == []
+
+
+async def test_concurrent_account_edits_of_different_fields_are_all_kept(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h, name="Brand")
+    account = await _account(api, h, soul["id"], handle="edited_at_once")
+    url = f"/axon/accounts/{account['id']}"
+    for n in range(1, 6):
+        # Two operators at once, each sending only the field they changed.
+        answers = await asyncio.gather(
+            api.http.patch(url, json={"displayName": f"Name {n}"}, headers=h),
+            api.http.patch(url, json={"dailyPostLimit": n}, headers=h),
+            api.http.patch(url, json={"metrics": {"followers": n}}, headers=h),
+        )
+        assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+        stored = (await api.http.get(url, headers=h)).json()
+        assert (stored["displayName"], stored["dailyPostLimit"], stored["metrics"]) == (
+            f"Name {n}", n, {"followers": n}
+        )  # fmt: skip

@@ -10,7 +10,14 @@ import pytest
 from domain.errors import NotFound
 from domain.identity.accounts import AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
-from domain.identity.ports import DocumentStore, DuplicateHandle, IntegrationLinked, InUse, ReferenceNotFound
+from domain.identity.ports import (
+    AccountChanged,
+    DocumentStore,
+    DuplicateHandle,
+    IntegrationLinked,
+    InUse,
+    ReferenceNotFound,
+)
 from domain.identity.proxies import HealthRules, HealthStatus, HealthUpdate, ProxyFilter
 from domain.identity.souls import SoulFilter, SoulStatus
 from domain.pagination import PageRequest
@@ -101,6 +108,29 @@ async def test_account_back_references_follow_every_change(document_store: Docum
     assert (await document_store.souls.get(ORG, b.id)).account_ids == []  # type: ignore[union-attr]
     assert (await document_store.proxies.get(ORG, q.id)).assigned_account_ids == []  # type: ignore[union-attr]
     await assert_back_references_consistent(document_store, ORG)
+
+
+async def test_an_update_over_a_stale_read_is_refused_and_changes_nothing(document_store: DocumentStore) -> None:
+    soul = make.soul(ORG)
+    await document_store.souls.add(soul)
+    account = make.account(ORG, soul.id, display_name="First")
+    await document_store.accounts.add(account)
+    read = await document_store.accounts.get(ORG, account.id)
+    assert read is not None
+    meanwhile = await document_store.accounts.update(
+        read.model_copy(update={"display_name": "Meanwhile", "updated_at": make.tick()})
+    )
+    stale = read.model_copy(update={"status": AccountStatus.INACTIVE, "updated_at": make.tick()})
+    with pytest.raises(AccountChanged):
+        await document_store.accounts.update(stale, expected_updated_at=read.updated_at)
+    assert await document_store.accounts.get(ORG, account.id) == meanwhile
+    fresh = meanwhile.model_copy(update={"status": AccountStatus.INACTIVE, "updated_at": make.tick()})
+    done = await document_store.accounts.update(fresh, expected_updated_at=meanwhile.updated_at)
+    assert (done.display_name, done.status) == ("Meanwhile", AccountStatus.INACTIVE)
+    assert await document_store.accounts.get(ORG, account.id) == done
+    gone = make.account(ORG, soul.id)
+    with pytest.raises(NotFound):
+        await document_store.accounts.update(gone, expected_updated_at=gone.updated_at)
 
 
 async def test_account_references_and_handles(document_store: DocumentStore) -> None:

@@ -13,6 +13,7 @@ from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlSto
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.ports import (
+    AccountChanged,
     DuplicateHandle,
     IntegrationLinked,
     LinkChanged,
@@ -81,18 +82,21 @@ class SqlAccountRepository(SqlStore):
             rows, cursor = await keyset_page(conn, stmt, ACCOUNT, page)
         return Page(items=[account_from_row(r) for r in rows], next_cursor=cursor)
 
-    async def update(self, account: Account) -> Account:
+    async def update(self, account: Account, *, expected_updated_at: datetime | None = None) -> Account:
         try:
             async with self.write() as conn:
                 account = await _check_refs(conn, account)
                 values = _row(account)
                 del values["created_at"]
-                result = await conn.execute(
-                    update(ACCOUNT)
-                    .where(ACCOUNT.c.id == account.id, ACCOUNT.c.organization_id == account.organization_id)
-                    .values(values)
-                )
+                where = [ACCOUNT.c.id == account.id, ACCOUNT.c.organization_id == account.organization_id]
+                if expected_updated_at is not None:
+                    where.append(ACCOUNT.c.updated_at == expected_updated_at)
+                result = await conn.execute(update(ACCOUNT).where(*where).values(values))
                 if result.rowcount != 1:
+                    if expected_updated_at is not None and await exists(
+                        conn, ACCOUNT, account.organization_id, account.id
+                    ):
+                        raise AccountChanged(account.id)
                     raise NotFound("Account", account.id)
         except IntegrityError as exc:
             if account.integration_id and "integration" in str(exc.orig).lower():

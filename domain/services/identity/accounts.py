@@ -13,7 +13,7 @@ from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import CredentialValue, open_all, open_one, seal_changes
 from domain.identity.platforms import Platform, normalize_handle
-from domain.identity.ports import IntegrationLinked
+from domain.identity.ports import AccountChanged, IntegrationLinked
 from domain.identity.warming import parse_config
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
@@ -78,20 +78,31 @@ class AccountService:
         *,
         ip: str | None,
     ) -> Account:
-        account = await self.get(principal, account_id)
-        _check_warming(changes.get("warming_config", account.warming_config), changes.get("status", account.status))
-        if "platform" in changes:
-            changes["platform"] = Platform.parse(changes["platform"])
-        platform = changes.get("platform", account.platform)
-        if "handle" in changes or "platform" in changes:
-            changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
-        if credentials:
-            changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
-        risk = _risk_changes(principal, changes)
-        changes["updated_at"] = self._ctx.clock.now()
-        updated = await self._ctx.store.accounts.update(
-            Account.model_validate(account.model_copy(update=changes).model_dump())
-        )
+        asked = changes
+        for attempt in range(_UPDATE_ATTEMPTS):
+            account = await self.get(principal, account_id)
+            changes = dict(asked)
+            _check_warming(changes.get("warming_config", account.warming_config), changes.get("status", account.status))
+            if "platform" in changes:
+                changes["platform"] = Platform.parse(changes["platform"])
+            platform = changes.get("platform", account.platform)
+            if "handle" in changes or "platform" in changes:
+                changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
+            if credentials:
+                changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
+            risk = _risk_changes(principal, changes)
+            changes["updated_at"] = self._ctx.clock.now()
+            try:
+                # Only over what was read: a change stored meanwhile (another operator, a platform's cooldown,
+                # warming) is kept, and this one is applied again on top of it.
+                updated = await self._ctx.store.accounts.update(
+                    Account.model_validate(account.model_copy(update=changes).model_dump()),
+                    expected_updated_at=account.updated_at,
+                )
+                break
+            except AccountChanged:
+                if attempt == _UPDATE_ATTEMPTS - 1:
+                    raise
         if credentials:
             await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
         if "proxy_id" in changes and changes["proxy_id"] != account.proxy_id:
@@ -202,6 +213,8 @@ class AccountService:
 
 
 _OPERATOR_COOLDOWN = "an operator set it"
+# Reads and writes of an account update, when other changes keep landing in between.
+_UPDATE_ATTEMPTS = 3
 
 
 def _risk_changes(principal: Principal, changes: dict[str, Any]) -> dict[str, Any]:
