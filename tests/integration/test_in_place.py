@@ -21,6 +21,7 @@ from adapters.sql.uow import SqlUnitOfWorkFactory
 from cli import migrate
 from domain.organizations import Organization
 from tests.support import identity as make
+from tests.support.loop import loop_ticks
 
 ORG = "org-local"
 
@@ -161,13 +162,6 @@ async def test_when_another_process_holds_the_lock_the_write_waits_off_the_loop(
         uows = SqlUnitOfWorkFactory.for_engine(engine)
         other.execute("BEGIN IMMEDIATE")
         org = _organization("Waited")
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
 
         async def write() -> bool:
             async with uows() as uow:
@@ -176,14 +170,13 @@ async def test_when_another_process_holds_the_lock_the_write_waits_off_the_loop(
                 await uow.commit()
             return in_place
 
-        clock = asyncio.create_task(ticker())
-        writer = asyncio.create_task(write())
-        await asyncio.sleep(0.5)
-        assert not writer.done()  # waiting for the lock...
-        assert ticks >= 20  # ...without stalling the event loop
-        other.execute("COMMIT")
-        assert await asyncio.wait_for(writer, timeout=10) is False  # it took the async path
-        clock.cancel()
+        async with loop_ticks() as ticks:
+            writer = asyncio.create_task(write())
+            await asyncio.sleep(0.5)
+            assert not writer.done()  # waiting for the lock...
+            assert ticks.count >= 20  # ...without stalling the event loop
+            other.execute("COMMIT")
+            assert await asyncio.wait_for(writer, timeout=10) is False  # it took the async path
         async with uows.reading() as uow:
             assert await uow.organizations.get(org.id) is not None
     finally:

@@ -18,6 +18,7 @@ from adapters.sql.matrix import SqlMatrixStore
 from domain.identity.platforms import Platform
 from tests.conftest import Api
 from tests.integration.test_matrix_api import _integration, _map, _org, _soul
+from tests.support.loop import loop_ticks
 
 TRICKY_NOTES = 'He said "hi"\n\tcafé 😀 \\ </script> \u2028 end'
 
@@ -211,26 +212,17 @@ async def test_sqlite_mapping_write_waits_off_the_loop_while_another_process_hol
     h, org = await _org(api)
     soul, x = await _soul(api, h), await _integration(api, org)
     other = sqlite3.connect(str(api.container.engine.url.database), isolation_level=None)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
     try:
         other.execute("BEGIN IMMEDIATE")  # another process's writer, in effect
-        clock = asyncio.create_task(ticker())
-        toggle = asyncio.create_task(
-            api.http.post("/axon/matrix/mappings/toggle", json={"soulId": soul, "integrationId": x}, headers=h)
-        )
-        await asyncio.sleep(0.5)
-        assert not toggle.done()  # waiting for the lock...
-        assert ticks >= 20  # ...without stalling the event loop
-        other.execute("COMMIT")
-        answered = await asyncio.wait_for(toggle, timeout=10)
-        clock.cancel()
+        async with loop_ticks() as ticks:
+            toggle = asyncio.create_task(
+                api.http.post("/axon/matrix/mappings/toggle", json={"soulId": soul, "integrationId": x}, headers=h)
+            )
+            await asyncio.sleep(0.5)
+            assert not toggle.done()  # waiting for the lock...
+            assert ticks.count >= 20  # ...without stalling the event loop
+            other.execute("COMMIT")
+            answered = await asyncio.wait_for(toggle, timeout=10)
     finally:
         other.close()
     assert answered.status_code == 200, answered.text

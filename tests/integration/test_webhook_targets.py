@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import Client
@@ -17,14 +16,10 @@ from adapters.webhook_post import post_webhook
 from domain.notifications.targets import RefusedTarget, non_public
 from tests.conftest import Api, ApiFactory
 from tests.integration.publishing_desk import running_workers
+from tests.integration.test_webhooks import receiver as _receiver
 from tests.support.webhook_receiver import WebhookReceiver
 
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = await WebhookReceiver().start()
-    yield server
-    await server.stop()
+receiver = _receiver
 
 
 @pytest.fixture
