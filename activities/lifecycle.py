@@ -22,13 +22,14 @@ from domain.errors import Conflict, NotFound
 from domain.identity.accounts import AccountFilter
 from domain.identity.ports import DocumentStore
 from domain.identity.proxies import ProxyFilter
-from domain.identity.souls import SoulFilter, SoulStatus
+from domain.identity.souls import SoulFilter
 from domain.lifecycle import ChannelDisconnector, LifecycleControls, LifecycleRecords
 from domain.pagination import Cursor, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.publishing.posts import Delivery, DeliveryState, PostFilter
 from domain.publishing.workflows import PostWorkflows, WorkflowGone
 from domain.services import audit
+from domain.services.identity.souls import mark_soul_deleting
 
 # Rows per bulk delete: each batch is one short transaction.
 BATCH = 200
@@ -111,13 +112,9 @@ class LifecycleActivities:
     @activity.defn(name="mark_soul_deleting")
     async def mark_soul_deleting(self, ref: SoulRef) -> SoulPlan | None:
         """Mark the soul `deleting` and name its accounts; None when the soul is gone (an earlier run finished)."""
-        soul = await self._store.souls.get(ref.organization_id, ref.soul_id)
+        soul = await mark_soul_deleting(self._store, self._clock, ref.organization_id, ref.soul_id)
         if soul is None:
             return None
-        if soul.status is not SoulStatus.DELETING:
-            soul = await self._store.souls.update(
-                soul.model_copy(update={"status": SoulStatus.DELETING, "updated_at": self._clock.now()})
-            )
         return SoulPlan(account_ids=await self._account_ids(ref.organization_id, ref.soul_id, soul.account_ids))
 
     @activity.defn(name="remove_soul_mappings")

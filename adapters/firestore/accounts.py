@@ -23,12 +23,11 @@ from google.cloud.firestore import (
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic.alias_generators import to_camel
 
-from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
+from adapters.firestore.common import Layout, check_version, from_doc, keyset_page, to_doc
 from adapters.firestore.souls import ACCOUNTS, HANDLES, LINK_VERSION, LINKS, PROXIES, SOULS, link_claim_id
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.ports import (
-    AccountChanged,
     DuplicateHandle,
     IntegrationLinked,
     LinkChanged,
@@ -171,9 +170,8 @@ class FirestoreAccountRepository:
             if not snap.exists:
                 raise NotFound("Account", account.id)
             data = snap.to_dict() or {}
+            check_version(snap, "Account", expected_updated_at)
             previous = from_doc(Account, data)
-            if expected_updated_at is not None and previous.updated_at != expected_updated_at:
-                raise AccountChanged(account.id)
             stored = await self._check_refs(tx, account, previous)
             link_changed = previous.integration_id != account.integration_id
             if link_changed and account.integration_id:

@@ -20,6 +20,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel, to_snake
 
+from domain.identity.ports import RecordChanged
 from domain.pagination import Cursor, Page, PageRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -82,6 +83,16 @@ def from_doc(cls: type[M], data: dict[str, Any], **extra: Any) -> M:
                 microsecond=value.microsecond
             )
     return cls.model_validate({**values, **extra})
+
+
+def check_version(snap: Any, resource: str, expected_updated_at: datetime | None) -> None:
+    """In a transaction's read: RecordChanged when the document's updatedAt is no longer the one the caller read."""
+    if expected_updated_at is None:
+        return
+    stored = (snap.to_dict() or {}).get("updatedAt")
+    # DatetimeWithNanoseconds compares as a datetime; stored times are whole microseconds (written from datetimes).
+    if not isinstance(stored, datetime) or stored != expected_updated_at:
+        raise RecordChanged(resource, snap.id)
 
 
 # Documents sharing the cursor's exact timestamp are skipped client-side; this many extra are read to cover them.

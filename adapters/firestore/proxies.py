@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from google.cloud.firestore import AsyncTransaction, async_transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
+from adapters.firestore.common import Layout, check_version, from_doc, keyset_page, to_doc
 from adapters.firestore.souls import ACCOUNTS, PROXIES, SOULS
 from domain.errors import NotFound
 from domain.identity.ports import InUse
@@ -49,13 +50,14 @@ class FirestoreProxyRepository:
         docs, cursor = await keyset_page(query, page)
         return Page(items=[from_doc(Proxy, d) for d in docs], next_cursor=cursor)
 
-    async def update(self, proxy: Proxy) -> Proxy:
+    async def update(self, proxy: Proxy, *, expected_updated_at: datetime | None = None) -> Proxy:
         @async_transactional
         async def run(tx: AsyncTransaction) -> Proxy:
             ref = self._l.doc(proxy.organization_id, PROXIES, proxy.id)
             snap = await ref.get(transaction=tx)
             if not snap.exists:
                 raise NotFound("Proxy", proxy.id)
+            check_version(snap, "Proxy", expected_updated_at)
             tx.update(ref, to_doc(proxy, exclude={"assigned_account_ids", "created_at", *_HEALTH}))
             current = from_doc(Proxy, snap.to_dict() or {})
             return proxy.model_copy(update={

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.cloud.firestore import ArrayRemove, AsyncTransaction, async_transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from adapters.firestore.common import Layout, from_doc, keyset_page, to_doc
+from adapters.firestore.common import Layout, check_version, from_doc, keyset_page, to_doc
 from domain.errors import NotFound
 from domain.identity.personas import Persona
 from domain.identity.ports import InUse, ReferenceNotFound
@@ -71,13 +72,14 @@ class FirestoreSoulRepository:
         docs, cursor = await keyset_page(query, page)
         return Page(items=[from_doc(Soul, d) for d in docs], next_cursor=cursor)
 
-    async def update(self, soul: Soul) -> Soul:
+    async def update(self, soul: Soul, *, expected_updated_at: datetime | None = None) -> Soul:
         @async_transactional
         async def run(tx: AsyncTransaction) -> Soul:
             ref = self._l.doc(soul.organization_id, SOULS, soul.id)
             current = await ref.get(transaction=tx)
             if not current.exists:
                 raise NotFound("Soul", soul.id)
+            check_version(current, "Soul", expected_updated_at)
             await _check_soul_refs(self._l, tx, soul)
             doc = soul_doc(soul)
             doc.pop("accountIds")  # maintained by the account writes only
@@ -138,12 +140,14 @@ class FirestorePersonaRepository:
         docs, cursor = await keyset_page(self._l.collection(organization_id, PERSONAS), page)
         return Page(items=[from_doc(Persona, d) for d in docs], next_cursor=cursor)
 
-    async def update(self, persona: Persona) -> Persona:
+    async def update(self, persona: Persona, *, expected_updated_at: datetime | None = None) -> Persona:
         @async_transactional
         async def run(tx: AsyncTransaction) -> None:
             ref = self._l.doc(persona.organization_id, PERSONAS, persona.id)
-            if not (await ref.get(transaction=tx)).exists:
+            current = await ref.get(transaction=tx)
+            if not current.exists:
                 raise NotFound("Persona", persona.id)
+            check_version(current, "Persona", expected_updated_at)
             tx.set(ref, to_doc(persona))
 
         await run(self._l.client.transaction())

@@ -52,10 +52,12 @@ class IntegrationLinked(Conflict):
         )
 
 
-class AccountChanged(Conflict):
-    def __init__(self, account_id: str) -> None:
+class RecordChanged(Conflict):
+    """A conditional replace found the record changed since the caller read it (`expected_updated_at`)."""
+
+    def __init__(self, resource: str, record_id: str) -> None:
         super().__init__(
-            f"Account {account_id!r} changed at the same moment; reload and retry.", code="concurrent_change"
+            f"{resource} {record_id!r} changed at the same moment; reload and retry.", code="concurrent_change"
         )
 
 
@@ -71,7 +73,10 @@ class SoulRepository(Protocol):
     async def add(self, soul: Soul) -> None: ...
     async def get(self, organization_id: str, soul_id: str) -> Soul | None: ...
     async def find(self, organization_id: str, filters: SoulFilter, page: PageRequest) -> Page[Soul]: ...
-    async def update(self, soul: Soul) -> Soul: ...
+    async def update(self, soul: Soul, *, expected_updated_at: datetime | None = None) -> Soul:
+        """Replace the soul's own fields (RecordChanged: see AccountRepository.update)."""
+        ...
+
     async def delete(self, organization_id: str, soul_id: str, *, cascade: bool) -> list[str]:
         """Delete the soul; with `cascade` its accounts too (returning their ids), else InUse while it has any."""
         ...
@@ -81,7 +86,10 @@ class PersonaRepository(Protocol):
     async def add(self, persona: Persona) -> None: ...
     async def get(self, organization_id: str, persona_id: str) -> Persona | None: ...
     async def find(self, organization_id: str, page: PageRequest) -> Page[Persona]: ...
-    async def update(self, persona: Persona) -> Persona: ...
+    async def update(self, persona: Persona, *, expected_updated_at: datetime | None = None) -> Persona:
+        """Replace the persona (RecordChanged: see AccountRepository.update)."""
+        ...
+
     async def delete(self, organization_id: str, persona_id: str, *, unassign: bool) -> list[str]:
         """Delete the persona; with `unassign` clear it from the souls using it (returning their ids)."""
         ...
@@ -101,7 +109,7 @@ class AccountRepository(Protocol):
     async def update(self, account: Account, *, expected_updated_at: datetime | None = None) -> Account:
         """Replace the account; moving it to another soul or proxy moves the back-references in the same step.
         With `expected_updated_at` (the `updated_at` the caller read), only if nothing changed it since: otherwise
-        AccountChanged, and the caller applies its change again to what is stored now."""
+        RecordChanged, and the caller applies its change again to what is stored now."""
         ...
 
     async def set_integration(
@@ -147,7 +155,10 @@ class ProxyRepository(Protocol):
     async def add(self, proxy: Proxy) -> None: ...
     async def get(self, organization_id: str, proxy_id: str) -> Proxy | None: ...
     async def find(self, organization_id: str, filters: ProxyFilter, page: PageRequest) -> Page[Proxy]: ...
-    async def update(self, proxy: Proxy) -> Proxy: ...
+    async def update(self, proxy: Proxy, *, expected_updated_at: datetime | None = None) -> Proxy:
+        """Replace the proxy's own fields, not its health (RecordChanged: see AccountRepository.update)."""
+        ...
+
     async def record_health(
         self, organization_id: str, proxy_id: str, update: HealthUpdate, rules: HealthRules
     ) -> HealthRecord | None:

@@ -33,7 +33,7 @@ from domain.organizations import Organization, User
 from domain.pagination import MAX_LIMIT, Cursor, Page, PageRequest
 from domain.publishing.posts import Delivery, PostFilter
 from domain.services import audit
-from domain.services.identity.souls import IdentityContext
+from domain.services.identity.souls import IdentityContext, mark_soul_deleting
 from domain.services.posts import PostView
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,8 @@ class LifecycleService:
         workflow_id = await self._start(self._workflows.start_soul_deletion(org, soul_id, principal))
         # After the start, so a failed start changes nothing; the workflow marks the soul too, in its first step.
         if soul.status is not SoulStatus.DELETING:
-            marked = soul.model_copy(update={"status": SoulStatus.DELETING, "updated_at": self._ctx.clock.now()})
-            with contextlib.suppress(NotFound):  # the workflow was quicker and has deleted it already
-                await self._ctx.store.souls.update(marked)
+            # None: the workflow was quicker and has deleted it already
+            await mark_soul_deleting(self._ctx.store, self._ctx.clock, org, soul_id)
             await audit.record_now(
                 self._ctx.uows, organization_id=org, actor=principal, action="soul.delete_started",
                 target_type="soul", target_id=soul_id, ip=ip, details={"workflowId": workflow_id},

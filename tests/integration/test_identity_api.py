@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pyotp
+import pytest
 from temporalio.client import Client
 
 from tests.conftest import Api
@@ -361,3 +362,54 @@ async def test_concurrent_account_edits_of_different_fields_are_all_kept(api: Ap
         assert (stored["displayName"], stored["dailyPostLimit"], stored["metrics"]) == (
             f"Name {n}", n, {"followers": n}
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "edits"),
+    [
+        ("/axon/souls", {"name": "Brand"}, [{"name": "N{n}"}, {"description": "D{n}"}, {"metadata": {"n": "{n}"}}]),
+        ("/axon/personas", {"name": "Voice"}, [{"name": "N{n}"}, {"tone": "T{n}"}, {"backstory": "B{n}"}]),
+        (
+            "/axon/proxies",
+            {"name": "Exit", "type": "residential", "protocol": "http", "host": "proxy.example.com", "port": 8080},
+            [{"name": "N{n}"}, {"provider": "P{n}"}, {"city": "Y{n}"}],
+        ),
+    ],
+)
+async def test_concurrent_edits_of_souls_personas_and_proxies_are_all_kept(
+    api: Api, path: str, body: dict[str, Any], edits: list[dict[str, Any]]
+) -> None:
+    h = (await api.register())["headers"]
+    created = await api.http.post(path, json=body, headers=h)
+    assert created.status_code == 201, created.text
+    url = f"{path}/{created.json()['id']}"
+
+    def filled(edit: dict[str, Any], n: int) -> dict[str, Any]:
+        return {k: ({"n": str(n)} if isinstance(v, dict) else v.format(n=n)) for k, v in edit.items()}
+
+    for n in range(1, 6):
+        answers = await asyncio.gather(*(api.http.patch(url, json=filled(e, n), headers=h) for e in edits))
+        assert [a.status_code for a in answers] == [200] * len(edits), [a.text for a in answers]
+        stored = (await api.http.get(url, headers=h)).json()
+        for edit in edits:
+            for key, value in filled(edit, n).items():
+                assert stored[key] == value, (key, stored)
+
+
+async def test_a_proxy_assignment_and_an_edit_at_once_are_both_kept(api: Api) -> None:
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h, name="Brand")
+    account = await _account(api, h, soul["id"], handle="assigned_now")
+    proxies = [(await _proxy(api, h, name=f"P{i}"))["id"] for i in range(5)]
+    url = f"/axon/accounts/{account['id']}"
+    for n, proxy_id in enumerate(proxies):
+        requests = [
+            api.http.patch(f"{url}/proxy", json={"proxyId": proxy_id}, headers=h),
+            api.http.patch(url, json={"displayName": f"Name {n}"}, headers=h),
+        ]
+        answers = await asyncio.gather(*(requests if n % 2 else reversed(requests)))  # either may read first
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        stored = (await api.http.get(url, headers=h)).json()
+        assert (stored["proxyId"], stored["displayName"]) == (proxy_id, f"Name {n}")
+        assigned = (await api.http.get(f"/axon/proxies/{proxy_id}", headers=h)).json()["assignedAccountIds"]
+        assert assigned == [account["id"]]

@@ -11,11 +11,11 @@ from domain.errors import NotFound
 from domain.identity.accounts import AccountFilter, AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.ports import (
-    AccountChanged,
     DocumentStore,
     DuplicateHandle,
     IntegrationLinked,
     InUse,
+    RecordChanged,
     ReferenceNotFound,
 )
 from domain.identity.proxies import HealthRules, HealthStatus, HealthUpdate, ProxyFilter
@@ -121,7 +121,7 @@ async def test_an_update_over_a_stale_read_is_refused_and_changes_nothing(docume
         read.model_copy(update={"display_name": "Meanwhile", "updated_at": make.tick()})
     )
     stale = read.model_copy(update={"status": AccountStatus.INACTIVE, "updated_at": make.tick()})
-    with pytest.raises(AccountChanged):
+    with pytest.raises(RecordChanged):
         await document_store.accounts.update(stale, expected_updated_at=read.updated_at)
     assert await document_store.accounts.get(ORG, account.id) == meanwhile
     fresh = meanwhile.model_copy(update={"status": AccountStatus.INACTIVE, "updated_at": make.tick()})
@@ -131,6 +131,33 @@ async def test_an_update_over_a_stale_read_is_refused_and_changes_nothing(docume
     gone = make.account(ORG, soul.id)
     with pytest.raises(NotFound):
         await document_store.accounts.update(gone, expected_updated_at=gone.updated_at)
+
+
+async def test_soul_persona_and_proxy_replaces_over_a_stale_read_are_refused(document_store: DocumentStore) -> None:
+    """The same version check for every aggregate the API edits by read-then-replace."""
+    persona = make.persona(ORG, "Voice")
+    await document_store.personas.add(persona)
+    soul = make.soul(ORG, "Brand")
+    await document_store.souls.add(soul)
+    proxy = make.proxy(ORG, "Exit")
+    await document_store.proxies.add(proxy)
+    cases: list[tuple[Any, Any, str]] = [
+        (document_store.souls, soul, "name"),
+        (document_store.personas, persona, "name"),
+        (document_store.proxies, proxy, "name"),
+    ]
+    for repo, record, field in cases:
+        read = await repo.get(ORG, record.id)
+        meanwhile = await repo.update(read.model_copy(update={field: "Meanwhile", "updated_at": make.tick()}))
+        stale = read.model_copy(update={field: "Stale", "updated_at": make.tick()})
+        with pytest.raises(RecordChanged):
+            await repo.update(stale, expected_updated_at=read.updated_at)
+        assert getattr(await repo.get(ORG, record.id), field) == "Meanwhile"
+        fresh = meanwhile.model_copy(update={field: "Fresh", "updated_at": make.tick()})
+        await repo.update(fresh, expected_updated_at=meanwhile.updated_at)
+        assert getattr(await repo.get(ORG, record.id), field) == "Fresh"
+        with pytest.raises(NotFound):
+            await repo.update(record.model_copy(update={"id": "gone"}), expected_updated_at=record.updated_at)
 
 
 async def test_account_references_and_handles(document_store: DocumentStore) -> None:

@@ -9,11 +9,10 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page
+from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, RawReader, SqlStore, exists, keyset_page, replace_row
 from domain.errors import NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.ports import (
-    AccountChanged,
     DuplicateHandle,
     IntegrationLinked,
     LinkChanged,
@@ -88,16 +87,8 @@ class SqlAccountRepository(SqlStore):
                 account = await _check_refs(conn, account)
                 values = _row(account)
                 del values["created_at"]
-                where = [ACCOUNT.c.id == account.id, ACCOUNT.c.organization_id == account.organization_id]
-                if expected_updated_at is not None:
-                    where.append(ACCOUNT.c.updated_at == expected_updated_at)
-                result = await conn.execute(update(ACCOUNT).where(*where).values(values))
-                if result.rowcount != 1:
-                    if expected_updated_at is not None and await exists(
-                        conn, ACCOUNT, account.organization_id, account.id
-                    ):
-                        raise AccountChanged(account.id)
-                    raise NotFound("Account", account.id)
+                key = (account.organization_id, account.id)
+                await replace_row(conn, ACCOUNT, "Account", key, values, expected_updated_at)
         except IntegrityError as exc:
             if account.integration_id and "integration" in str(exc.orig).lower():
                 raise IntegrationLinked(account.integration_id) from exc

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Row, Select, and_, or_, select
+from sqlalchemy import JSON, Row, Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
@@ -17,7 +17,8 @@ from adapters.sql.engine import WRITE, gated, reader, write_gate
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
 from adapters.sql.in_place import LocalSqlite, ReadConnection, database_file, local_reader
 from adapters.sql.types import UTCDateTime
-from domain.errors import Conflict
+from domain.errors import Conflict, NotFound
+from domain.identity.ports import RecordChanged
 from domain.pagination import Cursor, PageRequest
 
 SOUL = SoulRow.__table__  # type: ignore[attr-defined]
@@ -44,6 +45,27 @@ async def keyset_page(
 async def exists(conn: AsyncConnection, table: Any, organization_id: str, row_id: str) -> bool:
     stmt = select(table.c.id).where(table.c.id == row_id, table.c.organization_id == organization_id)
     return (await conn.execute(stmt)).first() is not None
+
+
+async def replace_row(
+    conn: AsyncConnection,
+    table: Any,
+    resource: str,
+    key: tuple[str, str],
+    values: dict[str, Any],
+    expected_updated_at: datetime | None,
+) -> None:
+    """UPDATE one row by (organization id, id). With `expected_updated_at`, only while the row still has it: a
+    change stored since the caller's read raises RecordChanged instead of being overwritten. NotFound when gone."""
+    organization_id, row_id = key
+    where = [table.c.id == row_id, table.c.organization_id == organization_id]
+    if expected_updated_at is not None:
+        where.append(table.c.updated_at == expected_updated_at)
+    result = await conn.execute(update(table).where(*where).values(values))
+    if result.rowcount != 1:
+        if expected_updated_at is not None and await exists(conn, table, organization_id, row_id):
+            raise RecordChanged(resource, row_id)
+        raise NotFound(resource, row_id)
 
 
 async def account_ids_by(conn: ReadConnection, column: Any, keys: Iterable[str]) -> dict[str, list[str]]:

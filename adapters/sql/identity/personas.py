@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 
-from adapters.sql.identity.common import PERSONA, SOUL, SqlStore, exists, keyset_page
+from adapters.sql.identity.common import PERSONA, SOUL, SqlStore, exists, keyset_page, replace_row
 from domain.errors import NotFound
 from domain.identity.personas import Persona
 from domain.identity.ports import InUse
@@ -54,17 +55,12 @@ class SqlPersonaRepository(SqlStore):
             )
         return Page(items=[_persona(r) for r in rows], next_cursor=cursor)
 
-    async def update(self, persona: Persona) -> Persona:
+    async def update(self, persona: Persona, *, expected_updated_at: datetime | None = None) -> Persona:
         async with self.write() as conn:
             values = _persona_row(persona)
             del values["created_at"]
-            result = await conn.execute(
-                update(PERSONA)
-                .where(PERSONA.c.id == persona.id, PERSONA.c.organization_id == persona.organization_id)
-                .values(values)
-            )
-            if result.rowcount != 1:
-                raise NotFound("Persona", persona.id)
+            key = (persona.organization_id, persona.id)
+            await replace_row(conn, PERSONA, "Persona", key, values, expected_updated_at)
         return persona
 
     async def delete(self, organization_id: str, persona_id: str, *, unassign: bool) -> list[str]:

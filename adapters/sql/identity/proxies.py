@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 
-from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, SqlStore, account_ids_by, keyset_page
+from adapters.sql.identity.common import ACCOUNT, PROXY, SOUL, SqlStore, account_ids_by, keyset_page, replace_row
 from domain.errors import NotFound
 from domain.identity.ports import InUse
 from domain.identity.proxies import (
@@ -56,16 +57,10 @@ class SqlProxyRepository(SqlStore):
             ids = await account_ids_by(conn, ACCOUNT.c.proxy_id, [r.id for r in rows])
         return Page(items=[_proxy(r, ids[r.id]) for r in rows], next_cursor=cursor)
 
-    async def update(self, proxy: Proxy) -> Proxy:
+    async def update(self, proxy: Proxy, *, expected_updated_at: datetime | None = None) -> Proxy:
         values = proxy.model_dump(exclude={"assigned_account_ids", "created_at", "id", "organization_id", *_HEALTH})
         async with self.write() as conn:
-            result = await conn.execute(
-                update(PROXY)
-                .where(PROXY.c.id == proxy.id, PROXY.c.organization_id == proxy.organization_id)
-                .values(values)
-            )
-            if result.rowcount != 1:
-                raise NotFound("Proxy", proxy.id)
+            await replace_row(conn, PROXY, "Proxy", (proxy.organization_id, proxy.id), values, expected_updated_at)
         fresh = await self.get(proxy.organization_id, proxy.id)
         if fresh is None:
             raise NotFound("Proxy", proxy.id)

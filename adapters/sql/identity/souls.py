@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.identity.common import (
@@ -18,6 +19,7 @@ from adapters.sql.identity.common import (
     account_ids_by,
     exists,
     keyset_page,
+    replace_row,
 )
 from domain.errors import NotFound
 from domain.identity.ports import InUse, ReferenceNotFound
@@ -99,16 +101,12 @@ class SqlSoulRepository(SqlStore):
             ids = await account_ids_by(conn, ACCOUNT.c.soul_id, [r.id for r in rows])
         return Page(items=[_soul(r, ids[r.id]) for r in rows], next_cursor=cursor)
 
-    async def update(self, soul: Soul) -> Soul:
+    async def update(self, soul: Soul, *, expected_updated_at: datetime | None = None) -> Soul:
         async with self.write() as conn:
             await _check_refs(conn, soul)
             values = _row(soul)
             del values["created_at"]
-            result = await conn.execute(
-                update(SOUL).where(SOUL.c.id == soul.id, SOUL.c.organization_id == soul.organization_id).values(values)
-            )
-            if result.rowcount != 1:
-                raise NotFound("Soul", soul.id)
+            await replace_row(conn, SOUL, "Soul", (soul.organization_id, soul.id), values, expected_updated_at)
             ids = await account_ids_by(conn, ACCOUNT.c.soul_id, [soul.id])
         return soul.model_copy(update={"account_ids": ids[soul.id]})
 

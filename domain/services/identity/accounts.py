@@ -13,12 +13,13 @@ from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import CredentialValue, open_all, open_one, seal_changes
 from domain.identity.platforms import Platform, normalize_handle
-from domain.identity.ports import AccountChanged, IntegrationLinked
+from domain.identity.ports import IntegrationLinked
 from domain.identity.warming import parse_config
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import FieldSealer
 from domain.services import audit
+from domain.services.identity.changes import apply_over_read
 from domain.services.identity.souls import IdentityContext
 
 # Called after an account is created (before = None) or updated: the warming schedule follows the status.
@@ -78,50 +79,60 @@ class AccountService:
         *,
         ip: str | None,
     ) -> Account:
-        asked = changes
-        for attempt in range(_UPDATE_ATTEMPTS):
-            account = await self.get(principal, account_id)
-            changes = dict(asked)
-            _check_warming(changes.get("warming_config", account.warming_config), changes.get("status", account.status))
-            if "platform" in changes:
-                changes["platform"] = Platform.parse(changes["platform"])
-            platform = changes.get("platform", account.platform)
-            if "handle" in changes or "platform" in changes:
-                changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
-            if credentials:
-                changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
-            risk = _risk_changes(principal, changes)
-            changes["updated_at"] = self._ctx.clock.now()
-            try:
-                # Only over what was read: a change stored meanwhile (another operator, a platform's cooldown,
-                # warming) is kept, and this one is applied again on top of it.
-                updated = await self._ctx.store.accounts.update(
-                    Account.model_validate(account.model_copy(update=changes).model_dump()),
-                    expected_updated_at=account.updated_at,
-                )
-                break
-            except AccountChanged:
-                if attempt == _UPDATE_ATTEMPTS - 1:
-                    raise
+
+        async def write(account: Account) -> tuple[Account, Account, dict[str, Any], dict[str, Any]]:
+            applied = dict(changes)
+            risk = self._prepare(principal, account, applied, credentials)
+            updated = await self._ctx.store.accounts.update(
+                Account.model_validate(account.model_copy(update=applied).model_dump()),
+                expected_updated_at=account.updated_at,
+            )
+            return account, updated, applied, risk
+
+        account, updated, applied, risk = await apply_over_read(lambda: self.get(principal, account_id), write)
         if credentials:
             await self._audit(principal, "account.credentials_set", account.id, ip, fields=sorted(credentials))
-        if "proxy_id" in changes and changes["proxy_id"] != account.proxy_id:
-            await self._audit_proxy_change(principal, account, changes["proxy_id"], ip)
+        if "proxy_id" in applied and applied["proxy_id"] != account.proxy_id:
+            await self._audit_proxy_change(principal, account, applied["proxy_id"], ip)
         if risk:
             await self._audit(principal, "account.risk_limits", account.id, ip, **risk)
         if self._on_change is not None:
             await self._on_change(account, updated)
         return updated
 
+    def _prepare(
+        self,
+        principal: Principal,
+        account: Account,
+        changes: dict[str, Any],
+        credentials: dict[str, CredentialValue] | None,
+    ) -> dict[str, Any]:
+        """Complete `changes` to apply over `account` as read (parsed platform, normalized handle, sealed
+        credentials, the time); returns the risk limit changes to audit."""
+        _check_warming(changes.get("warming_config", account.warming_config), changes.get("status", account.status))
+        if "platform" in changes:
+            changes["platform"] = Platform.parse(changes["platform"])
+        platform = changes.get("platform", account.platform)
+        if "handle" in changes or "platform" in changes:
+            changes["handle"] = normalize_handle(platform, changes.get("handle", account.handle))
+        if credentials:
+            changes["credentials"], changes["backup_codes_count"] = seal_changes(self._sealer, account, credentials)
+        risk = _risk_changes(principal, changes)
+        changes["updated_at"] = self._ctx.clock.now()
+        return risk
+
     async def set_proxy(
         self, principal: Principal, account_id: str, proxy_id: str | None, *, ip: str | None
     ) -> Account:
-        account = await self.get(principal, account_id)
-        if account.proxy_id == proxy_id:
+        async def write(account: Account) -> tuple[Account, Account | None]:
+            if account.proxy_id == proxy_id:
+                return account, None
+            changed = account.model_copy(update={"proxy_id": proxy_id, "updated_at": self._ctx.clock.now()})
+            return account, await self._ctx.store.accounts.update(changed, expected_updated_at=account.updated_at)
+
+        account, updated = await apply_over_read(lambda: self.get(principal, account_id), write)
+        if updated is None:
             return account
-        updated = await self._ctx.store.accounts.update(
-            account.model_copy(update={"proxy_id": proxy_id, "updated_at": self._ctx.clock.now()})
-        )
         await self._audit_proxy_change(principal, account, proxy_id, ip)
         return updated
 
@@ -213,8 +224,6 @@ class AccountService:
 
 
 _OPERATOR_COOLDOWN = "an operator set it"
-# Reads and writes of an account update, when other changes keep landing in between.
-_UPDATE_ATTEMPTS = 3
 
 
 def _risk_changes(principal: Principal, changes: dict[str, Any]) -> dict[str, Any]:

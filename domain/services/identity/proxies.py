@@ -11,6 +11,7 @@ from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import FieldSealer
 from domain.services import audit
+from domain.services.identity.changes import apply_over_read
 from domain.services.identity.proxy_health import PASSWORD_FIELD, ProxyHealth
 from domain.services.identity.souls import IdentityContext
 
@@ -52,20 +53,24 @@ class ProxyService:
         self, principal: Principal, proxy_id: str, changes: dict[str, Any], password: str | None, *,
         password_given: bool, ip: str | None,
     ) -> Proxy:  # fmt: skip
-        proxy = await self.get(principal, proxy_id)
         if password_given:
-            changes["password"] = self._seal(proxy.id, password)
-        changes["updated_at"] = self._ctx.clock.now()
-        candidate = Proxy.model_validate(proxy.model_copy(update=changes).model_dump())
-        if candidate.password and not candidate.username:
-            raise InvalidInput(
-                "A proxy password needs a username.", field="credentials.username", code="username_required"
+            changes["password"] = self._seal(proxy_id, password)
+
+        async def write(proxy: Proxy) -> Proxy:
+            candidate = Proxy.model_validate(
+                proxy.model_copy(update={**changes, "updated_at": self._ctx.clock.now()}).model_dump()
             )
-        updated = await self._ctx.store.proxies.update(candidate)
+            if candidate.password and not candidate.username:
+                raise InvalidInput(
+                    "A proxy password needs a username.", field="credentials.username", code="username_required"
+                )
+            return await self._ctx.store.proxies.update(candidate, expected_updated_at=proxy.updated_at)
+
+        updated = await apply_over_read(lambda: self.get(principal, proxy_id), write)
         if password_given:
             await audit.record_now(
                 self._ctx.uows, organization_id=principal.organization_id, actor=principal,
-                action="proxy.credentials_set", target_type="proxy", target_id=proxy.id, ip=ip,
+                action="proxy.credentials_set", target_type="proxy", target_id=proxy_id, ip=ip,
             )  # fmt: skip
         return updated
 

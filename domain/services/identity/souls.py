@@ -10,11 +10,12 @@ from domain.clock import Clock
 from domain.errors import NotFound
 from domain.identity.personas import Persona, validate_timezone
 from domain.identity.ports import DocumentStore
-from domain.identity.souls import Soul, SoulFilter, ensure_accepts_work, settable_status
+from domain.identity.souls import Soul, SoulFilter, SoulStatus, ensure_accepts_work, settable_status
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.services import audit
+from domain.services.identity.changes import apply_over_read
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,25 @@ class IdentityContext:
     store: DocumentStore
     uows: UnitOfWorkFactory
     clock: Clock
+
+
+async def mark_soul_deleting(store: DocumentStore, clock: Clock, organization_id: str, soul_id: str) -> Soul | None:
+    """Mark the soul `deleting` (it takes no new work from then on) over whatever else changed on it meanwhile, so an
+    edit at the same moment can neither undo the mark nor be lost. None when the soul is gone."""
+
+    async def read() -> Soul | None:
+        return await store.souls.get(organization_id, soul_id)
+
+    async def write(soul: Soul | None) -> Soul | None:
+        if soul is None or soul.status is SoulStatus.DELETING:
+            return soul
+        marked = soul.model_copy(update={"status": SoulStatus.DELETING, "updated_at": clock.now()})
+        try:
+            return await store.souls.update(marked, expected_updated_at=soul.updated_at)
+        except NotFound:  # deleted meanwhile
+            return None
+
+    return await apply_over_read(read, write)
 
 
 class SoulService:
@@ -48,10 +68,15 @@ class SoulService:
     async def update(self, principal: Principal, soul_id: str, changes: dict[str, Any]) -> Soul:
         if changes.get("status") is not None:
             settable_status(changes["status"])
-        soul = await self.get(principal, soul_id)
-        ensure_accepts_work(soul)
-        changed = soul.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
-        return await self._ctx.store.souls.update(Soul.model_validate(changed.model_dump()))
+
+        async def write(soul: Soul) -> Soul:
+            ensure_accepts_work(soul)  # read again after a conflict: a deletion that started meanwhile refuses
+            changed = soul.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
+            return await self._ctx.store.souls.update(
+                Soul.model_validate(changed.model_dump()), expected_updated_at=soul.updated_at
+            )
+
+        return await apply_over_read(lambda: self.get(principal, soul_id), write)
 
 
 class PersonaService:
@@ -80,9 +105,14 @@ class PersonaService:
     async def update(self, principal: Principal, persona_id: str, changes: dict[str, Any]) -> Persona:
         if "timezone" in changes:
             changes = {**changes, "timezone": validate_timezone(changes["timezone"])}
-        persona = await self.get(principal, persona_id)
-        changed = persona.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
-        return await self._ctx.store.personas.update(Persona.model_validate(changed.model_dump()))
+
+        async def write(persona: Persona) -> Persona:
+            changed = persona.model_copy(update={**changes, "updated_at": self._ctx.clock.now()})
+            return await self._ctx.store.personas.update(
+                Persona.model_validate(changed.model_dump()), expected_updated_at=persona.updated_at
+            )
+
+        return await apply_over_read(lambda: self.get(principal, persona_id), write)
 
     async def delete(self, principal: Principal, persona_id: str, *, unassign: bool, ip: str | None) -> list[str]:
         souls = await self._ctx.store.personas.delete(principal.organization_id, persona_id, unassign=unassign)

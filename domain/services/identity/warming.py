@@ -31,6 +31,7 @@ from domain.identity.warming import (
 )
 from domain.pagination import PageRequest
 from domain.services import audit
+from domain.services.identity.changes import apply_over_read
 from domain.services.identity.proxy_health import HealthChange
 from domain.services.identity.souls import IdentityContext
 
@@ -66,21 +67,25 @@ class WarmingService:
     async def start(
         self, principal: Principal, account_id: str, raw: dict[str, Any] | None, *, ip: str | None
     ) -> dict[str, Any]:
-        account = await self._account(principal, account_id)
-        if not PLATFORM_ACTIONS[account.platform]:
-            raise InvalidInput(
-                f"{account.platform.value} allows no warming action through its API (no likes, follows or "
-                "text-only posts).", field="platform", code="warming_unsupported",
-            )  # fmt: skip
-        config = parse_config(raw if raw is not None else account.warming_config)
-        started_at = config.started_at or self._ctx.clock.now()
-        config = config.model_copy(update={"started_at": started_at})
-        if account.proxy_failed:
-            raise Conflict("The account's proxy failed its health checks; assign a working proxy first.",
-                           code="proxy_failed")  # fmt: skip
-        account = await self._ctx.store.accounts.update(account.model_copy(update={
-            "status": AccountStatus.WARMING, "warming_config": config.stored(), "updated_at": self._ctx.clock.now(),
-        }))  # fmt: skip
+        async def write(account: Account) -> tuple[Account, WarmingConfig, datetime]:
+            if not PLATFORM_ACTIONS[account.platform]:
+                raise InvalidInput(
+                    f"{account.platform.value} allows no warming action through its API (no likes, follows or "
+                    "text-only posts).", field="platform", code="warming_unsupported",
+                )  # fmt: skip
+            config = parse_config(raw if raw is not None else account.warming_config)
+            started_at = config.started_at or self._ctx.clock.now()
+            config = config.model_copy(update={"started_at": started_at})
+            if account.proxy_failed:
+                raise Conflict("The account's proxy failed its health checks; assign a working proxy first.",
+                               code="proxy_failed")  # fmt: skip
+            changed = account.model_copy(update={
+                "status": AccountStatus.WARMING, "warming_config": config.stored(), "updated_at": self._ctx.clock.now(),
+            })  # fmt: skip
+            stored = await self._ctx.store.accounts.update(changed, expected_updated_at=account.updated_at)
+            return stored, config, started_at
+
+        account, config, started_at = await apply_over_read(lambda: self._account(principal, account_id), write)
         await self._schedules.ensure(
             account.organization_id, account.id, config, await persona_timezone(self._ctx, account)
         )
@@ -156,10 +161,7 @@ class WarmingService:
                 return
             config = parse_config(after.warming_config)
             if config.started_at is None:
-                config = config.model_copy(update={"started_at": self._ctx.clock.now()})
-                after = await self._ctx.store.accounts.update(
-                    after.model_copy(update={"warming_config": config.stored()})
-                )
+                after, config = await self._stamp_start(after)
             await self._schedules.ensure(after.organization_id, after.id, config,
                                          await persona_timezone(self._ctx, after))  # fmt: skip
             if after.proxy_failed:
@@ -171,6 +173,26 @@ class WarmingService:
                 await self._schedules.hold(after.id, NOTE_INACTIVE)
             elif after.status is AccountStatus.ACTIVE:
                 await self._schedules.delete(after.id)
+
+    async def _stamp_start(self, account: Account) -> tuple[Account, WarmingConfig]:
+        """Record when the warming plan started, over whatever else changed on the account since it was read."""
+
+        async def read() -> Account:
+            current = await self._ctx.store.accounts.get(account.organization_id, account.id)
+            if current is None:
+                raise NotFound("Account", account.id)
+            return current
+
+        async def write(current: Account) -> tuple[Account, WarmingConfig]:
+            config = parse_config(current.warming_config)
+            if config.started_at is not None:  # stamped meanwhile
+                return current, config
+            now = self._ctx.clock.now()
+            config = config.model_copy(update={"started_at": now})
+            changed = current.model_copy(update={"warming_config": config.stored(), "updated_at": now})
+            return await self._ctx.store.accounts.update(changed, expected_updated_at=current.updated_at), config
+
+        return await apply_over_read(read, write)
 
     async def proxy_changed(self, change: HealthChange) -> None:
         """The proxy-health hook: a failed proxy pauses its accounts' warming; a recovered one resumes those it
