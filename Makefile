@@ -33,8 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# Test processes (pytest-xdist): most tests wait on Temporal timers, workers and subprocesses, so more processes than
+# cores finish sooner; each process starts its own Temporal dev server, Firestore emulator and databases.
+# `make test TEST_PROCESSES=0` runs everything in this one process.
+TEST_PROCESSES ?= 4
+
 test: $(STAMP) services lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist worksteal
 
 bench: $(STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -133,8 +133,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def engine(database_url: str, engines: dict[str, AsyncEngine]) -> AsyncEngine:
+    # Per test, from the session's engines: a module may override `database_url` (test_lifecycle does), and a
+    # session-scoped engine would then stay on the other fixture's database when the next test switches back; the
+    # test would clean and read one database while its API wrote another (seen under pytest-xdist's ordering).
     return _engine_for(engines, database_url)
 
 
@@ -324,14 +327,43 @@ logging.getLogger().addHandler(LOGS)
 logging.getLogger().setLevel(logging.INFO)
 
 
+# With pytest-xdist each test process checks what it saw itself and reports to the controlling process, which fails
+# the run: a worker's own exit status would not reach the command's.
+_WORKER_CHECKS: list[dict[str, Any]] = []
+
+
+def _leak_check() -> dict[str, Any]:
+    leaks = find_leaks(RESPONSES, LOGS.lines, SUBMITTED_SECRETS, REVEALING_PATHS)
+    return {
+        "leaks": [list(leak) for leak in leaks],
+        "responses": len(RESPONSES),
+        "log_lines": len(LOGS.lines),
+        "secrets": len(SUBMITTED_SECRETS),
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    check = getattr(node, "workeroutput", {}).get("leak_check")
+    if check is not None:
+        _WORKER_CHECKS.append(check)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if any response (outside reveal endpoints) or any log line carried a submitted secret."""
-    leaks = find_leaks(RESPONSES, LOGS.lines, SUBMITTED_SECRETS, REVEALING_PATHS)
+    check = _leak_check()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller judges
+        workeroutput["leak_check"] = check
+        return
+    checks = [check, *_WORKER_CHECKS]
+    leaks = [leak for c in checks for leak in c["leaks"]]
     if leaks:
         print(f"\nSECRET LEAK: {len(leaks)} response(s)/log line(s) carried a submitted secret: {leaks[:5]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
+        totals = {key: sum(c[key] for c in checks) for key in ("responses", "log_lines", "secrets")}
         print(
-            f"\nno secret leaked: {len(RESPONSES)} responses and {len(LOGS.lines)} log lines checked against "
-            f"{len(SUBMITTED_SECRETS)} submitted secrets"
+            f"\nno secret leaked: {totals['responses']} responses and {totals['log_lines']} log lines checked against "
+            f"{totals['secrets']} submitted secrets ({len(checks)} test process(es))"
         )

@@ -84,10 +84,11 @@ class PeerWatch:
 
 @contextlib.asynccontextmanager
 async def watching(
-    sandbox: Sandbox, platform: Platform, proxy_pid: int, *, hold_s: float = 0.15, count: int = 500
+    sandbox: Sandbox, platform: Platform, proxy_pid: int, *, hold_s: float = 0.4, count: int = 500
 ) -> AsyncIterator[PeerWatch]:
     """Note the process behind every connection to the sandbox, holding each request to `platform` open for
-    `hold_s`, until the block ends."""
+    `hold_s`, until the block ends. The hold outlasts the watching thread's gaps when parallel test processes load
+    the machine (0.15 s once missed a connection there)."""
     watch = PeerWatch(sandbox, platform, (proxy_pid, os.getpid()), first=len(sandbox.requests(platform)))
     sandbox.fault(platform, "slow", endpoint="*", delay_s=hold_s, count=count)
     thread = threading.Thread(target=watch.run, name="peer-watch", daemon=True)

@@ -88,7 +88,10 @@ def test_a_value_under_a_removed_key_fails() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "nokey", "k1:not base64!", "k1:" + base64.b64encode(b"short").decode(), f"{K1},{K1}"]
+    "spec",
+    ["", "nokey", "k1:not base64!", "k1:" + base64.b64encode(b"short").decode(), f"{K1},{K1}"],
+    # Ids that do not show the key: the same in every test process (pytest-xdist collects in each).
+    ids=["empty", "no-key", "not-base64", "short-key", "duplicate-id"],
 )
 def test_malformed_keyrings_are_rejected_without_echoing_keys(spec: str) -> None:
     with pytest.raises(KeyringError) as info:
