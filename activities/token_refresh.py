@@ -35,11 +35,9 @@ from domain.channels.connectors import (
 )
 from domain.channels.integrations import Integration, integration_record
 from domain.clock import Clock
-from domain.identity.accounts import AccountFilter
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
 from domain.identity.proxies import proxy_record
-from domain.pagination import PageRequest
 from domain.ports import FieldSealer, UnitOfWorkFactory
 from domain.services.refresh_needed import RefreshNeeded, RefreshNeededHook
 from domain.services.webhooks import WebhookNotifier
@@ -104,23 +102,19 @@ class TokenRefreshActivities:
             return RefreshPlan(active=False)
         if integration.token_expiration is None or integration.refresh_token is None:
             return RefreshPlan(active=False, platform=integration.provider_identifier.value)
-        linked = await self._store.accounts.find(
-            target.organization_id, AccountFilter(integration_id=integration.id), PageRequest(limit=1)
-        )
+        linked = await self._store.accounts.linked_to(target.organization_id, integration.id)
         return RefreshPlan(
             active=True,
             expires_at=integration.token_expiration,
             platform=integration.provider_identifier.value,
-            account_id=linked.items[0].id if linked.items else None,
+            account_id=linked.id if linked is not None else None,
         )
 
     async def _proxy_for(self, organization_id: str, integration_id: str) -> ProxySpec | None:
-        linked = await self._store.accounts.find(
-            organization_id, AccountFilter(integration_id=integration_id), PageRequest(limit=1)
-        )
-        if not linked.items or not linked.items[0].proxy_id:
+        linked = await self._store.accounts.linked_to(organization_id, integration_id)
+        if linked is None or not linked.proxy_id:
             return None  # no linked account, or it has no proxy: a direct call (per-organization policy comes later)
-        proxy = await self._store.proxies.get(organization_id, linked.items[0].proxy_id)
+        proxy = await self._store.proxies.get(organization_id, linked.proxy_id)
         if proxy is None:
             return None
         password = (

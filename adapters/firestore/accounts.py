@@ -106,6 +106,14 @@ class FirestoreAccountRepository:
         snap = await self._l.doc(organization_id, ACCOUNTS, account_id).get()
         return from_doc(Account, snap.to_dict() or {}) if snap.exists else None
 
+    async def linked_to(self, organization_id: str, integration_id: str) -> Account | None:
+        query = self._l.collection(organization_id, ACCOUNTS).where(
+            filter=FieldFilter("integrationId", "==", integration_id)
+        )
+        async for snap in query.limit(1).stream():
+            return from_doc(Account, snap.to_dict() or {})
+        return None
+
     async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]:
         query: Any = self._l.collection(organization_id, ACCOUNTS)
         if filters.soul_id:

@@ -31,11 +31,10 @@ from domain.channels.connectors import (
 from domain.channels.integrations import Integration, integration_record
 from domain.channels.oauth import STATE_TTL_S, OAuthState, state_record
 from domain.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
-from domain.identity.accounts import Account, AccountFilter
+from domain.identity.accounts import Account
 from domain.identity.platforms import Platform
 from domain.identity.proxies import HealthStatus, proxy_record
 from domain.ids import new_id
-from domain.pagination import PageRequest
 from domain.ports import FieldSealer
 from domain.services import audit
 from domain.services.identity.souls import IdentityContext
@@ -397,12 +396,10 @@ class IntegrationService:
         """Revoke at the platform (best effort, through the linked account's proxy), unlink its account, remove it
         and its mappings."""
         integration = await self.get(principal, integration_id)
-        linked = await self._ctx.store.accounts.find(
-            principal.organization_id, AccountFilter(integration_id=integration.id), PageRequest(limit=1)
-        )
-        await self._revoke(integration, linked.items[0] if linked.items else None)
-        for account in linked.items:
-            await self._ctx.store.accounts.update(account.model_copy(update={"integration_id": None}))
+        linked = await self._ctx.store.accounts.linked_to(principal.organization_id, integration.id)
+        await self._revoke(integration, linked)
+        if linked is not None:
+            await self._ctx.store.accounts.update(linked.model_copy(update={"integration_id": None}))
         with contextlib.suppress(Exception):  # not running, or Temporal away: its next plan finds the channel gone
             await self._workflows.stop_token_refresh(integration.id)
         async with self._ctx.uows() as uow:

@@ -16,7 +16,6 @@ from domain.channels.integrations import Integration
 from domain.channels.matrix import Mapping, MatrixFilter
 from domain.channels.ports import MatrixStore, NewMapping
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from domain.identity.accounts import AccountFilter
 from domain.identity.souls import Soul, SoulFilter, ensure_accepts_work
 from domain.ids import new_id
 from domain.pagination import PageRequest
@@ -212,10 +211,8 @@ class MatrixService:
             await self._check_account(principal, integration.id, integration.provider_identifier.value, account_id)
         else:
             # The channel's own account, when one is linked to it.
-            linked = await self._ctx.store.accounts.find(
-                org, AccountFilter(integration_id=data.integration_id), PageRequest(limit=1)
-            )
-            account_id = linked.items[0].id if linked.items else None
+            linked = await self._ctx.store.accounts.linked_to(org, data.integration_id)
+            account_id = linked.id if linked is not None else None
         return NewMapping(
             id=new_id(), organization_id=org, soul_id=data.soul_id, integration_id=data.integration_id,
             account_id=account_id, priority=data.priority, notes=data.notes, created_at=self._ctx.clock.now(),

@@ -18,7 +18,7 @@ from typing import Any
 from domain.auth import Principal
 from domain.channels.integrations import Integration
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from domain.identity.accounts import Account, AccountFilter, AccountStatus
+from domain.identity.accounts import Account, AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.souls import ensure_accepts_work
 from domain.ids import new_id
@@ -195,10 +195,8 @@ class PostService:
         return out
 
     async def _account(self, org: str, integration: Integration) -> tuple[str, AccountStatus] | None:
-        linked = await self._ctx.store.accounts.find(
-            org, AccountFilter(integration_id=integration.id), PageRequest(limit=1)
-        )
-        return (linked.items[0].id, linked.items[0].status) if linked.items else None
+        linked = await self._ctx.store.accounts.linked_to(org, integration.id)
+        return (linked.id, linked.status) if linked is not None else None
 
     def _future(self, publish_date: datetime | None, now: datetime) -> datetime:
         if publish_date is None:

@@ -332,3 +332,23 @@ async def test_an_integration_links_to_one_account_at_most(document_store: Docum
     await document_store.accounts.update(two.model_copy(update={"integration_id": "integration-1"}))  # free again
     await document_store.accounts.delete(ORG, two.id)
     await document_store.accounts.update(one.model_copy(update={"integration_id": "integration-1"}))  # and again
+
+
+async def test_the_account_linked_to_an_integration_follows_the_link(document_store: DocumentStore) -> None:
+    s = make.soul(ORG)
+    await document_store.souls.add(s)
+    one, two = make.account(ORG, s.id), make.account(ORG, s.id)
+    await document_store.accounts.add(one)
+    await document_store.accounts.add(two)
+    assert await document_store.accounts.linked_to(ORG, "integration-1") is None
+    await document_store.accounts.update(two.model_copy(update={"integration_id": "integration-1"}))
+    linked = await document_store.accounts.linked_to(ORG, "integration-1")
+    assert linked is not None
+    assert (linked.id, linked.integration_id, linked.handle) == (two.id, "integration-1", two.handle)
+    assert await document_store.accounts.linked_to(OTHER, "integration-1") is None  # another organization's link
+    assert await document_store.accounts.linked_to(ORG, "integration-2") is None
+    unlinked = await document_store.accounts.update(linked.model_copy(update={"integration_id": None}))
+    assert await document_store.accounts.linked_to(ORG, "integration-1") is None
+    await document_store.accounts.update(one.model_copy(update={"integration_id": "integration-1"}))
+    assert (await document_store.accounts.linked_to(ORG, "integration-1")).id == one.id  # type: ignore[union-attr]
+    assert unlinked.integration_id is None

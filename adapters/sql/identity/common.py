@@ -136,9 +136,12 @@ class RawReader:
     path borrows a pooled connection and does the few conversions the tables need by hand: JSON text and UTC times.
     On a SQLite file the read runs in place (adapters.sql.in_place)."""
 
-    def __init__(self, engine: AsyncEngine, table: Any, computed: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, table: Any, computed: tuple[str, str] | None = None, *, key: str = "id"
+    ) -> None:
         """`computed`: (name, SQL expression) of one more value read with the row, in the dialect of `engine` (a
-        subquery on the row's id, say), returned under `name` as the driver gives it."""
+        subquery on the row's id, say), returned under `name` as the driver gives it. `key`: the column `get` looks
+        the row up by, the primary key or another column unique within the organization."""
         self._engine = reader(engine)
         self._sqlite = engine.dialect.name == "sqlite"
         columns = list(table.c.keys())
@@ -147,7 +150,7 @@ class RawReader:
         self._sql = (
             # Built once from the table definition; values are always bound parameters.
             f"SELECT {', '.join(selected)} FROM {table.name}"  # noqa: S608
-            f" WHERE {table.name}.id = {mark[0]} AND {table.name}.organization_id = {mark[1]}"
+            f" WHERE {table.name}.{table.c[key].name} = {mark[0]} AND {table.name}.organization_id = {mark[1]}"
         )
         columns += [computed[0]] if computed else []
         self._json = {c.name for c in table.c if isinstance(c.type, JSON)}
@@ -156,8 +159,8 @@ class RawReader:
         path = database_file(engine)
         self._local = LocalSqlite(path) if path else None
 
-    async def get(self, row_id: str, organization_id: str) -> dict[str, Any] | None:
-        rows = self._local.fetch(self._sql, (row_id, organization_id)) if self._local else None
+    async def get(self, row_key: str, organization_id: str) -> dict[str, Any] | None:
+        rows = self._local.fetch(self._sql, (row_key, organization_id)) if self._local else None
         if rows is not None:
             row = rows[0] if rows else None
         else:
@@ -166,10 +169,10 @@ class RawReader:
             try:
                 raw: Any = pooled.driver_connection
                 if self._sqlite:
-                    async with raw.execute(self._sql, (row_id, organization_id)) as cursor:
+                    async with raw.execute(self._sql, (row_key, organization_id)) as cursor:
                         row = await cursor.fetchone()
                 else:
-                    row = await raw.fetchrow(self._sql, row_id, organization_id)
+                    row = await raw.fetchrow(self._sql, row_key, organization_id)
             finally:
                 # In a greenlet: returning an overflow connection closes it, which awaits the driver.
                 await greenlet_spawn(pooled.close)

@@ -166,11 +166,9 @@ class AccountService:
                     field="integrationId",
                     code="platform_mismatch",
                 )
-            linked = await self._ctx.store.accounts.find(
-                org, AccountFilter(integration_id=integration_id), PageRequest(limit=1)
-            )
-            if linked.items and linked.items[0].id != account.id:
-                raise IntegrationLinked(integration_id, linked.items[0].id)
+            linked = await self._ctx.store.accounts.linked_to(org, integration_id)
+            if linked is not None and linked.id != account.id:
+                raise IntegrationLinked(integration_id, linked.id)
         updated = account
         if changed:
             # Only from the link read above: of concurrent changes of this account's link, one wins (LinkChanged).

@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.auth import Principal
 from domain.errors import Conflict, InvalidInput, NotFound
-from domain.identity.accounts import Account, AccountFilter, AccountStatus
+from domain.identity.accounts import Account, AccountStatus
 from domain.identity.warming import (
     NOTE_CHANNEL,
     NOTE_INACTIVE,
@@ -29,7 +29,6 @@ from domain.identity.warming import (
     quota,
     zone,
 )
-from domain.pagination import PageRequest
 from domain.services import audit
 from domain.services.identity.changes import apply_over_read
 from domain.services.identity.proxy_health import HealthChange
@@ -216,20 +215,15 @@ class WarmingService:
     async def channel_needs_reconnecting(self, organization_id: str, integration_id: str) -> None:
         """The refresh-needed hook (activities/publishing.py, activities/token_refresh.py): the warming of the
         account linked to the channel pauses now, rather than at its next run."""
-        linked = await self._ctx.store.accounts.find(
-            organization_id, AccountFilter(integration_id=integration_id), PageRequest(limit=10)
-        )
-        for account in linked.items:
-            if account.status is AccountStatus.WARMING:
-                await self._schedules.hold(account.id, NOTE_CHANNEL)
+        account = await self._ctx.store.accounts.linked_to(organization_id, integration_id)
+        if account is not None and account.status is AccountStatus.WARMING:
+            await self._schedules.hold(account.id, NOTE_CHANNEL)
 
     async def channel_connected(self, organization_id: str, integration_id: str) -> None:
         """The auto-link hook (activities/autolink.py), after every connect: the warming that the channel's revoked
         grant, or the account's missing channel, paused resumes (never one an operator or a suspension paused)."""
-        linked = await self._ctx.store.accounts.find(
-            organization_id, AccountFilter(integration_id=integration_id), PageRequest(limit=10)
-        )
-        for account in linked.items:
+        account = await self._ctx.store.accounts.linked_to(organization_id, integration_id)
+        if account is not None:
             await self._resume_paused_for(account, (NOTE_CHANNEL, NOTE_NO_CHANNEL), "channel connected")
 
     async def _link_changed(self, account: Account) -> None:
