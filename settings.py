@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     # (a new sandbox and a replay) when its timer fires, so posts due together beyond this number wake slowly; each
     # cached workflow costs memory (about 0.2 MiB).
     workflow_cache_size: int = Field(default=1000, ge=0)
+    # How long a workflow's next step waits on this worker's sticky queue (where its cached state lives) before the
+    # server hands it to any worker, which must rebuild it from history. The SDK's 10 s ran out while a burst of due
+    # posts drained: measured with 1,000 deliveries due at once, every PostWorkflow timed out once there and replayed
+    # its whole history, doubling the server's CPU per delivery (30 s: none did, throughput 41 -> 50 deliveries/s).
+    # The price is paid after a crash: a step already handed to a killed worker waits out this timeout before another
+    # worker takes it (the crash test's recovery went from about 20 s to 39 s); later steps go elsewhere once the
+    # server sees no poller on the sticky queue for 10 s. A rare delay of seconds, against a replay per burst.
+    workflow_sticky_timeout_s: float = Field(default=30.0, gt=0)
     # Platform calls (publishes, metrics, warming actions) one worker process runs at once on each platform's queue.
     # The SDK's default, 100 per queue, let a burst of due posts interleave hundreds of calls on one event loop:
     # measured with 1,000 posts due at once, a claimed publish took 3-5 s to finish instead of 0.5 s, for the same

@@ -163,6 +163,7 @@ def build_workers(client: Client, settings: Settings, uow: SqlUnitOfWorkFactory,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
         max_cached_workflows=settings.workflow_cache_size,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.workflow_sticky_timeout_s),
         activities=[
             retention.delete_expired_audit_entries,
             retention.delete_expired_webhook_deliveries,
