@@ -45,7 +45,11 @@ async def get_principal(request: Request) -> Principal:
 
     Read straight from the headers in one dependency: FastAPI's security classes as sub-dependencies cost about a
     tenth of a millisecond per request on every authenticated route. The OpenAPI document still declares both
-    schemes (api/openapi.py)."""
+    schemes (api/openapi.py).
+
+    An Authorization header of another scheme (Basic, say) is not ours and is ignored, so an API-key client behind
+    a proxy that adds its own credentials still gets in; a Bearer token that does not verify is refused even when a
+    valid API key comes with it."""
     container: Container = request.app.state.container
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():

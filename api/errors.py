@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import (
@@ -87,23 +92,74 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(status, exc.code, exc.title, exc.detail, headers or None, **extra)
 
 
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":  # its loc is ("body", character offset): name the body, say where
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {"field": "body", "message": f"The body is not valid JSON: {reason} (character {loc[-1]})."}
+    return {"field": _field_path(loc), "message": error.get("msg", "is invalid")}
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
-    errors = [
-        {"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "is invalid")} for e in exc.errors()
-    ]
+    errors = [_field_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "The request is invalid."
     return problem(422, "invalid_input", "Invalid input", detail, errors=errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(exc.status_code, code, title, detail, dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route on the path only (GET of /axon/accounts, not its POST).
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem(exc.status_code, code, title, detail, headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on the request's path (RFC 9110: a 405 lists them all in Allow)."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.path_format and route.methods and _path_regex(route.path_format).match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+@functools.cache
+def _path_regex(path_format: str) -> re.Pattern[str]:
+    return compile_path(path_format)[0]
+
+
+def _refused_text(exc: BaseException) -> bool:
+    """PostgreSQL refused a text value: U+0000, which it cannot hold. Bodies are checked before (api.schemas), but a
+    path or query parameter can carry one; the driver's error may be wrapped by SQLAlchemy."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, CharacterNotInRepertoireError | UntranslatableCharacterError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+async def _refused_text_error(_: Request, exc: Exception) -> JSONResponse:
+    return _nul_character()
+
+
+def _nul_character() -> JSONResponse:
+    detail = "A parameter contains the NUL character (\\u0000), which text may not hold."
+    return problem(422, "nul_character", "Invalid input", detail)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if _refused_text(exc):
+        return _nul_character()
     if (
         isinstance(exc, DBAPIError)
         and not isinstance(exc, OperationalError | InterfaceError)
@@ -141,6 +197,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # Raised by the raw driver reads themselves (RawReader, the matrix store), not wrapped by SQLAlchemy.
+    app.add_exception_handler(CharacterNotInRepertoireError, _refused_text_error)
+    app.add_exception_handler(UntranslatableCharacterError, _refused_text_error)
     app.add_exception_handler(ConnectionError, _database_error)
     app.add_exception_handler(RPCError, _temporal_error)
     app.add_exception_handler(Exception, _unexpected)

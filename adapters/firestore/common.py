@@ -56,7 +56,22 @@ class Layout:
         return self.client.collection("orgs", organization_id, kind)
 
     def doc(self, organization_id: str, kind: str, doc_id: str) -> AsyncDocumentReference:
-        return self.collection(organization_id, kind).document(doc_id)
+        return self.collection(organization_id, kind).document(document_id(doc_id))
+
+
+# No record has this id: ours are UUIDs, and Firestore takes it (it refuses the ids document_id replaces with it).
+NO_SUCH_DOCUMENT = "~no-such-document"
+
+
+def document_id(raw: str) -> str:
+    """`raw`, or NO_SUCH_DOCUMENT when Firestore would refuse it as a document id: empty, over 1,500 bytes, `.` or
+    `..`, `__...__`, or with a slash (which would even name a document elsewhere). Records get server-made ids, so an
+    id like this can only come from a client, as a reference or in a path, and names no record: it reads as missing
+    (404, or 422 naming the reference) instead of failing the request."""
+    reserved = len(raw) >= 4 and raw.startswith("__") and raw.endswith("__")
+    if not raw or "/" in raw or raw in (".", "..") or reserved or len(raw.encode()) > 1500:
+        return NO_SUCH_DOCUMENT
+    return raw
 
 
 def _plain(value: Any) -> Any:

@@ -138,10 +138,6 @@ class SqlMatrixStore:
                 "SELECT id, organization_id, soul_id, integration_id, platform, account_id, is_primary, priority,"
                 " notes, created_at, updated_at FROM soul_integration_mapping WHERE id = ? AND organization_id = ?"
             ),
-            "pair": (
-                "SELECT id FROM soul_integration_mapping"
-                " WHERE organization_id = ? AND soul_id = ? AND integration_id = ?"
-            ),
             "delete_pair": (
                 "DELETE FROM soul_integration_mapping WHERE organization_id = ? AND soul_id = ? AND integration_id = ?"
                 " RETURNING id"
@@ -259,10 +255,6 @@ class SqlMatrixStore:
     async def get(self, organization_id: str, mapping_id: str) -> Mapping | None:
         rows = await self._point(self._sql["get"], [mapping_id, organization_id])
         return self._mapping(rows[0]) if rows else None
-
-    async def pair(self, organization_id: str, soul_id: str, integration_id: str) -> str | None:
-        rows = await self._point(self._sql["pair"], [organization_id, soul_id, integration_id])
-        return str(rows[0][0]) if rows else None
 
     # --- writes ----------------------------------------------------------------------------------------------------
 

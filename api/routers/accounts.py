@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
-from api.schemas import ApiInput, ApiModel, PageOut, changes_of
+from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import summary
 from domain.identity.platforms import Platform
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/axon/accounts", tags=["accounts"])
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Secret = Annotated[str, Field(max_length=8192)]
 AccountId = Annotated[str, Path(max_length=64)]
-Json = Annotated[dict[str, Any], Field(max_length=200)]
+Json = Annotated[JsonObject, Field(max_length=200)]
 PlatformName = Annotated[str, Field(max_length=32, description="x (or twitter), linkedin, facebook, instagram, "
                                                                "tiktok, threads, bluesky, mastodon")]  # fmt: skip
 
@@ -43,6 +43,8 @@ class CredentialsIn(ApiInput):
 
 
 class AccountFields(ApiInput):
+    not_null = ("soul_id", "platform", "handle", "status", "metrics", "warming_config", "credentials", "warning_count")
+
     display_name: Annotated[str | None, Field(max_length=200)] = None
     status: AccountStatus | None = None
     proxy_id: Ref | None = None
@@ -129,13 +131,10 @@ class TotpOut(ApiModel):
     valid_for_seconds: int
 
 
-_NOT_NULL = ("soul_id", "platform", "handle", "status", "metrics", "warming_config", "credentials", "warning_count")
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
 async def create_account(body: AccountIn, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
                          ) -> AccountOut:  # fmt: skip
-    values = changes_of(body, required=_NOT_NULL)
+    values = changes_of(body)
     values.pop("credentials", None)
     credentials = body.credentials.changes() if body.credentials else {}
     return AccountOut.of(await container.accounts.create(principal, values, credentials, ip=ip))
@@ -160,12 +159,13 @@ async def get_account(account_id: AccountId, principal: CurrentPrincipal, contai
     return AccountOut.of(await container.accounts.get(principal, account_id))
 
 
-@router.api_route("/{account_id}", methods=["PUT", "PATCH"], response_model=AccountOut)
+@router.put("/{account_id}", response_model=AccountOut)
+@router.patch("/{account_id}", response_model=AccountOut)
 async def update_account(
     account_id: AccountId, body: AccountPatch, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
 ) -> AccountOut:
     """Changes the fields sent; others stay. Credentials merge field by field (null removes one)."""
-    changes = changes_of(body, required=_NOT_NULL)
+    changes = changes_of(body)
     changes.pop("credentials", None)
     credentials = body.credentials.changes() if body.credentials else None
     return AccountOut.of(await container.accounts.update(principal, account_id, changes, credentials, ip=ip))

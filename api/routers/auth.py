@@ -75,7 +75,8 @@ class MeOut(ApiModel):
     organization: OrganizationOut
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=TokensOut)
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=TokensOut,
+             responses={409: {"description": "The email is taken (`email_taken`)"}})  # fmt: skip
 async def register(body: RegisterIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
     data = Registration(
         email=body.email, password=body.password, name=body.name, organization_name=body.organization_name
@@ -83,12 +84,23 @@ async def register(body: RegisterIn, container: ContainerDep, uow: UowDep, ip: C
     return TokensOut.of(await container.auth.register(uow, data, ip=ip))
 
 
-@router.post("/login", response_model=TokensOut)
+@router.post(
+    "/login",
+    response_model=TokensOut,
+    responses={
+        401: {"description": "Wrong email or password (`invalid_credentials`)"},
+        429: {"description": "Too many failed sign-ins from this address or for this email (`login_locked`)"},
+    },
+)
 async def login(body: LoginIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
     return TokensOut.of(await container.auth.login(uow, body.email, body.password, ip=ip))
 
 
-@router.post("/refresh", response_model=TokensOut)
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    responses={401: {"description": "Invalid, expired or reused (`refresh_token_invalid`)"}},
+)
 async def refresh(body: RefreshIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
     return TokensOut.of(await container.auth.refresh(uow, body.refresh_token, ip=ip))
 
@@ -104,7 +116,11 @@ async def logout(
     await container.auth.logout(uow, principal, body.refresh_token if body else None, ip=ip)
 
 
-@router.post("/invitations/accept", response_model=TokensOut)
+@router.post(
+    "/invitations/accept",
+    response_model=TokensOut,
+    responses={401: {"description": "Invalid or expired (`invitation_invalid`)"}},
+)
 async def accept_invitation(body: AcceptInvitationIn, container: ContainerDep, uow: UowDep, ip: ClientIp) -> TokensOut:
     return TokensOut.of(await container.auth.accept_invitation(uow, body.token, body.password, body.name, ip=ip))
 

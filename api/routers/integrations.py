@@ -4,7 +4,7 @@ password; Mastodon on the user's own instance), list, remove."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, SecretStr
@@ -74,7 +74,12 @@ class AppPasswordConnectIn(ApiInput):
     soul_id: Ref | None = Field(default=None, description="Sign in through this soul's default proxy")
 
 
-@router.get("/social/{provider}", response_model=AuthorizeOut)
+_PLATFORM_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "The platform is rate limiting (`platform_rate_limited`); see Retry-After"}
+}
+
+
+@router.get("/social/{provider}", response_model=AuthorizeOut, responses=_PLATFORM_LIMITED)
 async def authorize_url(
     provider: Provider,
     principal: CurrentPrincipal,
@@ -97,7 +102,7 @@ async def authorize_url(
 
 
 # Declared before the OAuth connect: FastAPI takes the first matching route.
-@router.post("/social/bluesky/connect", response_model=IntegrationOut)
+@router.post("/social/bluesky/connect", response_model=IntegrationOut, responses=_PLATFORM_LIMITED)
 async def connect_with_app_password(
     body: AppPasswordConnectIn, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
 ) -> IntegrationOut:
@@ -110,7 +115,7 @@ async def connect_with_app_password(
     return IntegrationOut.of(integration)
 
 
-@router.post("/social/{provider}/connect", response_model=IntegrationOut)
+@router.post("/social/{provider}/connect", response_model=IntegrationOut, responses=_PLATFORM_LIMITED)
 async def connect(
     provider: Provider, body: ConnectIn, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
 ) -> IntegrationOut:

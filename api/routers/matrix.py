@@ -48,6 +48,8 @@ class TogglePair(ApiInput):
 
 
 class MappingPatch(ApiInput):
+    not_null = ("priority", "is_primary")
+
     priority: Priority | None = None
     notes: Notes | None = None
     account_id: Ref | None = None
@@ -215,7 +217,7 @@ async def bulk_mappings(body: BulkIn, principal: CurrentPrincipal, container: Co
 async def update_mapping(
     mapping_id: MappingId, body: MappingPatch, principal: CurrentPrincipal, container: ContainerDep
 ) -> MappingOut:
-    changes = changes_of(body, required=("priority", "is_primary"))
+    changes = changes_of(body)
     return MappingOut.of(await container.matrix.update(principal, mapping_id, changes))
 
 

@@ -29,6 +29,8 @@ class SettingsOut(ApiModel):
 
 
 class SettingsPatch(ApiInput):
+    not_null = ("allow_direct_publishing", "over_limit_policy")
+
     allow_direct_publishing: bool | None = None
     over_limit_policy: OverLimitPolicy | None = Field(default=None, description=_POLICY)
 
@@ -40,7 +42,7 @@ async def get_settings(principal: CurrentPrincipal, container: ContainerDep) -> 
 
 @router.patch("/settings")
 async def update_settings(body: SettingsPatch, principal: AdminPrincipal, container: ContainerDep) -> SettingsOut:
-    changes = changes_of(body, required=("allow_direct_publishing", "over_limit_policy"))
+    changes = changes_of(body)
     return SettingsOut.model_validate(await container.organization.update_settings(principal, changes))
 
 

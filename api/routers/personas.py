@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
-from api.schemas import ApiInput, ApiModel, PageOut, changes_of
+from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.personas import Persona
 
 router = APIRouter(prefix="/axon/personas", tags=["personas"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/axon/personas", tags=["personas"])
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, Field(max_length=500)]
 Long = Annotated[str, Field(max_length=20_000)]
-Profile = Annotated[dict[str, Any], Field(max_length=100)]
+Profile = Annotated[JsonObject, Field(max_length=100)]
 Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 Themes = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]],
                    Field(max_length=100)]  # fmt: skip
@@ -25,6 +25,9 @@ PersonaId = Annotated[str, Path(max_length=64)]
 
 
 class PersonaFields(ApiInput):
+    not_null = ("name", "timezone", "demographics", "personality", "language_preferences", "activity_schedule",
+                "content_themes", "engagement_style")  # fmt: skip
+
     tone: Short | None = None
     style: Short | None = None
     system_prompt: Long | None = None
@@ -70,13 +73,9 @@ class PersonaOut(ApiModel):
         return cls.model_validate(persona.model_dump())
 
 
-_NOT_NULL = ("name", "timezone", "demographics", "personality", "language_preferences", "activity_schedule",
-             "content_themes", "engagement_style")  # fmt: skip
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonaOut)
 async def create_persona(body: PersonaIn, principal: CurrentPrincipal, container: ContainerDep) -> PersonaOut:
-    values = changes_of(body, required=_NOT_NULL)
+    values = changes_of(body)
     return PersonaOut.of(await container.personas.create(principal, values))
 
 
@@ -91,12 +90,13 @@ async def get_persona(persona_id: PersonaId, principal: CurrentPrincipal, contai
     return PersonaOut.of(await container.personas.get(principal, persona_id))
 
 
-@router.api_route("/{persona_id}", methods=["PUT", "PATCH"], response_model=PersonaOut)
+@router.put("/{persona_id}", response_model=PersonaOut)
+@router.patch("/{persona_id}", response_model=PersonaOut)
 async def update_persona(
     persona_id: PersonaId, body: PersonaPatch, principal: CurrentPrincipal, container: ContainerDep
 ) -> PersonaOut:
     """Changes the fields sent; others stay."""
-    changes = changes_of(body, required=_NOT_NULL)
+    changes = changes_of(body)
     return PersonaOut.of(await container.personas.update(principal, persona_id, changes))
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints, field_validator
 
 from api.deps import AdminPrincipal, ContainerDep, CurrentPrincipal, PageDep
-from api.schemas import ApiInput, ApiModel, PageOut, changes_of
+from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.publishing.posts import Delivery, DeliveryState, Media, Post, PostFilter
 from domain.services.posts import PostInput, PostView
 
@@ -43,14 +43,16 @@ class PostIn(ApiInput):
     media: Annotated[list[MediaIn], Field(max_length=35)] = []
     publish_date: datetime | None = Field(default=None, description="ISO 8601 with a timezone; omitted means now")
     integration_ids: Annotated[list[Ref], Field(max_length=500)] | None = None
-    settings: dict[str, Any] = {}
+    settings: JsonObject = {}
     requires_approval: bool = False
 
 
 class PostPatch(ApiInput):
+    not_null = ("content", "media", "settings")
+
     content: Content | None = None
     media: Annotated[list[MediaIn], Field(max_length=35)] | None = None
-    settings: dict[str, Any] | None = None
+    settings: JsonObject | None = None
 
 
 class RescheduleIn(ApiInput):
@@ -191,7 +193,7 @@ async def get_post(post_id: PostId, principal: CurrentPrincipal, container: Cont
 
 @router.patch("/{post_id}")
 async def edit_post(post_id: PostId, body: PostPatch, principal: CurrentPrincipal, container: ContainerDep) -> PostOut:
-    changes = changes_of(body, required=("content", "media", "settings"))
+    changes = changes_of(body)
     if "media" in changes and body.media is not None:
         changes["media"] = [m.to_media() for m in body.media]
     return post_out(await container.posts.edit(principal, post_id, changes))

@@ -49,6 +49,8 @@ class ProxyCredentialsIn(ApiInput):
 
 
 class ProxyFields(ApiInput):
+    not_null = ("name", "type", "protocol", "host", "port", "status")
+
     provider: Text | None = None
     country: Country | None = None
     city: Text | None = None
@@ -118,9 +120,6 @@ class ProxyRevealOut(ApiModel):
     password: str | None
 
 
-_NOT_NULL = ("name", "type", "protocol", "host", "port", "status")
-
-
 def _split(values: dict[str, Any]) -> tuple[dict[str, Any], bool, str | None]:
     """Move credentials out of the values: (values with username, password sent?, password)."""
     creds = values.pop("credentials", None)
@@ -138,7 +137,7 @@ def _require_username(username: str | None, password: str | None) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProxyOut)
 async def create_proxy(body: ProxyIn, principal: CurrentPrincipal, container: ContainerDep) -> ProxyOut:
-    values, _, password = _split(changes_of(body, required=_NOT_NULL))
+    values, _, password = _split(changes_of(body))
     _require_username(values.get("username"), password)
     return ProxyOut.of(await container.proxies.create(principal, values, password))
 
@@ -160,12 +159,13 @@ async def get_proxy(proxy_id: ProxyId, principal: CurrentPrincipal, container: C
     return ProxyOut.of(await container.proxies.get(principal, proxy_id))
 
 
-@router.api_route("/{proxy_id}", methods=["PUT", "PATCH"], response_model=ProxyOut)
+@router.put("/{proxy_id}", response_model=ProxyOut)
+@router.patch("/{proxy_id}", response_model=ProxyOut)
 async def update_proxy(
     proxy_id: ProxyId, body: ProxyPatch, principal: CurrentPrincipal, container: ContainerDep, ip: ClientIp
 ) -> ProxyOut:
     """Changes the fields sent; others stay. `credentials.password` null removes the password."""
-    values, password_given, password = _split(changes_of(body, required=_NOT_NULL))
+    values, password_given, password = _split(changes_of(body))
     updated = await container.proxies.update(
         principal, proxy_id, values, password, password_given=password_given, ip=ip
     )

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
-from api.schemas import ApiInput, ApiModel, PageOut, changes_of
+from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.souls import Soul, SoulFilter, SoulStatus
 
 router = APIRouter(prefix="/axon/souls", tags=["souls"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/axon/souls", tags=["souls"])
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 SoulId = Annotated[str, Path(max_length=64)]
-Metadata = Annotated[dict[str, Any], Field(max_length=100, description="Free-form key/value data")]
+Metadata = Annotated[JsonObject, Field(max_length=100, description="Free-form key/value data")]
 
 
 class SoulIn(ApiInput):
@@ -31,6 +31,8 @@ class SoulIn(ApiInput):
 
 
 class SoulPatch(ApiInput):
+    not_null = ("name", "status", "metadata")
+
     name: Name | None = None
     description: Annotated[str | None, Field(max_length=4000)] = None
     status: SoulStatus | None = None
@@ -80,12 +82,13 @@ async def get_soul(soul_id: SoulId, principal: CurrentPrincipal, container: Cont
     return SoulOut.of(await container.souls.get(principal, soul_id))
 
 
-@router.api_route("/{soul_id}", methods=["PUT", "PATCH"], response_model=SoulOut)
+@router.put("/{soul_id}", response_model=SoulOut)
+@router.patch("/{soul_id}", response_model=SoulOut)
 async def update_soul(
     soul_id: SoulId, body: SoulPatch, principal: CurrentPrincipal, container: ContainerDep
 ) -> SoulOut:
     """Changes the fields sent; others stay. `personaId`/`proxyId` null clears them."""
-    changes = changes_of(body, required=("name", "status", "metadata"))
+    changes = changes_of(body)
     return SoulOut.of(await container.souls.update(principal, soul_id, changes))
 
 

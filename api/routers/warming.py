@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path
 from pydantic import Field
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal
-from api.schemas import ApiInput
+from api.schemas import ApiInput, JsonObject
 
 router = APIRouter(prefix="/axon/accounts", tags=["warming"])
 
@@ -28,9 +28,7 @@ async def start_warming(
     principal: CurrentPrincipal,
     container: ContainerDep,
     ip: ClientIp,
-    config: Annotated[
-        dict[str, Any] | None, Body(description="A warmingConfig; the account's own when omitted")
-    ] = None,
+    config: Annotated[JsonObject | None, Body(description="A warmingConfig; the account's own when omitted")] = None,
 ) -> dict[str, Any]:
     """Set the account to `warming` with this plan (startActionsPerDay, targetActionsPerDay, rampDays, mix,
     activeHours in the Persona's timezone, jitterMinutes, startedAt) and run its daily schedule."""

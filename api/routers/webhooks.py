@@ -34,6 +34,8 @@ class WebhookIn(ApiInput):
 
 
 class WebhookPatch(ApiInput):
+    not_null = ("url", "events", "enabled")
+
     url: Url | None = None
     events: Events | None = None
     enabled: bool | None = None
@@ -106,7 +108,7 @@ async def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal, contai
 async def update_webhook(
     webhook_id: WebhookId, body: WebhookPatch, principal: AdminPrincipal, container: ContainerDep, ip: ClientIp
 ) -> WebhookOut:
-    changes = changes_of(body, required=("url", "events", "enabled"))
+    changes = changes_of(body)
     return WebhookOut.of(await container.webhooks.update(principal, webhook_id, changes, ip=ip))
 
 

@@ -82,10 +82,6 @@ class MatrixStore(Protocol):
         ...
 
     async def get(self, organization_id: str, mapping_id: str) -> Mapping | None: ...
-    async def pair(self, organization_id: str, soul_id: str, integration_id: str) -> str | None:
-        """The id of the soul's mapping to the integration, if any."""
-        ...
-
     async def add(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
         """None when nothing was added: the pair is mapped already, or the organization has no such integration.
         `primary` None: primary when the soul has none on the platform; True: the other primary is demoted at once."""

@@ -413,3 +413,59 @@ async def test_a_proxy_assignment_and_an_edit_at_once_are_both_kept(api: Api) ->
         assert (stored["proxyId"], stored["displayName"]) == (proxy_id, f"Name {n}")
         assigned = (await api.http.get(f"/axon/proxies/{proxy_id}", headers=h)).json()["assignedAccountIds"]
         assert assigned == [account["id"]]
+
+
+# Free-form JSON some store would refuse or alter (Firestore is the strictest): empty and reserved keys, integers a
+# browser cannot read exactly, arrays directly in arrays, numbers that are not finite (Python's JSON parser takes
+# NaN), more than 20 levels.
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"v": 1}
+    for _ in range(levels):
+        value = {"in": value}
+    return value
+
+
+UNSTORABLE: list[tuple[dict[str, Any], str]] = [
+    ({"": 1}, "key ''"),
+    ({"tier": {"": True}}, "key ''"),
+    ({"__name__": 1}, "key '__name__'"),
+    ({"big": 2**53}, "the integers JSON readers keep exactly"),
+    ({"grid": [[1, 2], [3, 4]]}, "array may not hold another array"),
+    (_nested(20), "20 levels deep"),  # 21 objects
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("store", ["sql", "firestore"])
+async def test_free_form_json_any_store_would_refuse_is_422_naming_the_field(
+    api_factory: Any, firestore_emulator: Any, firestore_store_factory: Any, store: str
+) -> None:
+    """On Firestore, an empty key was a 500 (the client refuses the field path), and so was an integer past 2**53."""
+    if store == "firestore":
+        await firestore_store_factory()
+        api = await api_factory(document_store="firestore", firestore_emulator_host=firestore_emulator.host)
+    else:
+        api = await api_factory()
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    for metadata, reason in UNSTORABLE:
+        created = await api.http.post("/axon/souls", json={"name": "Odd", "metadata": metadata}, headers=h)
+        assert created.status_code == 422, (metadata, created.text)
+        assert created.json()["errors"][0]["field"] == "metadata"
+        assert reason in created.json()["detail"]
+        patched = await api.http.patch("/axon/personas/none", json={"personality": metadata}, headers=h)
+        assert (patched.status_code, patched.json()["errors"][0]["field"]) == (422, "personality")
+    nan = b'{"name": "Odd", "metadata": {"score": NaN}}'
+    created = await api.http.post("/axon/souls", content=nan, headers={**h, "content-type": "application/json"})
+    assert created.status_code == 422
+    assert "finite" in created.json()["detail"]
+    fine = {
+        "deep": _nested(18),
+        "tier": "gold",
+        "tags": ["a", "b"],
+        "n": 2**53 - 1,
+        "rows": [{"cells": [1, 2]}],
+        "__note": "kept",
+    }
+    edited = await api.http.patch(f"/axon/souls/{soul['id']}", json={"metadata": fine}, headers=h)
+    assert edited.status_code == 200, edited.text
+    assert (await api.http.get(f"/axon/souls/{soul['id']}", headers=h)).json()["metadata"] == fine

@@ -352,3 +352,20 @@ async def test_the_account_linked_to_an_integration_follows_the_link(document_st
     await document_store.accounts.update(one.model_copy(update={"integration_id": "integration-1"}))
     assert (await document_store.accounts.linked_to(ORG, "integration-1")).id == one.id  # type: ignore[union-attr]
     assert unlinked.integration_id is None
+
+
+@pytest.mark.parametrize("client_id", ["a/b", "a/b/c", "__reserved__", ".", "..", "x" * 1501])
+async def test_an_id_no_record_can_have_reads_as_missing(document_store: DocumentStore, client_id: str) -> None:
+    """Ids come from clients as references and in paths; on Firestore some are not even valid document ids."""
+    soul = make.soul(ORG)
+    await document_store.souls.add(soul)
+    assert await document_store.souls.get(ORG, client_id) is None
+    assert await document_store.personas.get(ORG, client_id) is None
+    assert await document_store.proxies.get(ORG, client_id) is None
+    assert await document_store.accounts.get(ORG, client_id) is None
+    assert await document_store.accounts.linked_to(ORG, client_id) is None
+    with pytest.raises(ReferenceNotFound):
+        await document_store.souls.add(make.soul(ORG, persona_id=client_id))
+    with pytest.raises(ReferenceNotFound):
+        await document_store.accounts.add(make.account(ORG, soul_id=client_id))
+    assert [s.id for s in (await document_store.souls.find(ORG, SoulFilter(), PageRequest())).items] == [soul.id]
