@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,11 +24,15 @@ from cli import migrate  # noqa: E402
 from settings import Settings  # noqa: E402
 
 _STOP_TIMEOUT_S = 20
+# Generous: on a loaded machine (the test suite runs several stacks at once) the first start creates Temporal's schema.
+_START_TIMEOUT_S = 120
+_LOG_TAIL_LINES = 5
 
 
 class Stack:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.logs: dict[str, Path] = {}
         self.stopping = False
 
     def start(self, name: str, argv: list[str], log_path: Path | None = None) -> None:
@@ -37,6 +42,8 @@ class Stack:
             argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
         )
         self.procs.append((name, proc))
+        if log_path:
+            self.logs[name] = log_path
         print(f"  started {name} (pid {proc.pid})", flush=True)
 
     def stop(self) -> None:
@@ -62,28 +69,41 @@ class Stack:
                 return name, code
         return None
 
+    def report_exit(self, name: str, code: int) -> None:
+        """Says which process ended and, from its log file, why (a port taken, a locked database, ...)."""
+        print(f"{name} exited with code {code}", file=sys.stderr)
+        log = self.logs.get(name)
+        if log and log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+            print("\n".join(f"  {name}: {line}" for line in tail), file=sys.stderr, flush=True)
 
-def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=1):
+    def wait_until(self, ready: Callable[[], bool], timeout_s: float) -> bool:
+        """Polls `ready` until it holds; gives up early (False) when a started process has exited, and says why."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if (exited := self.first_exited()) is not None:
+                self.report_exit(*exited)
+                return False
+            if ready():
                 return True
-        except OSError:
             time.sleep(0.2)
-    return False
+        return False
 
 
-def wait_for_http(url: str, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own local URL
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.3)
-    return False
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own local URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def main() -> int:
@@ -126,8 +146,8 @@ def main() -> int:
             ],
             data_dir / "logs" / "temporal.log",
         )
-        if not wait_for_port(host or "localhost", int(port), 60):
-            print("Temporal did not start; see .data/logs/temporal.log", file=sys.stderr)
+        if not stack.wait_until(lambda: port_open(host or "localhost", int(port)), _START_TIMEOUT_S):
+            print(f"Temporal did not start; see {data_dir / 'logs' / 'temporal.log'}", file=sys.stderr)
             return 1
         os.environ["PYTHONUNBUFFERED"] = "1"
         # On one machine the webhook receivers a developer tries are local ones (settings: webhook_private_targets).
@@ -137,7 +157,7 @@ def main() -> int:
                         data_dir / "logs" / "sandbox.log")  # fmt: skip
         stack.start("worker", [sys.executable, str(ROOT / "worker.py")])
         stack.start("api", [sys.executable, "-m", "api"])
-        if not wait_for_http(f"{settings.api_url}/health/live", 60):
+        if not stack.wait_until(lambda: http_ok(f"{settings.api_url}/health/live"), _START_TIMEOUT_S):
             print("the API did not start", file=sys.stderr)
             return 1
         lines = [
@@ -154,7 +174,8 @@ def main() -> int:
         print("\n".join(lines), flush=True)
         while (exited := stack.first_exited()) is None:
             time.sleep(0.5)
-        print(f"{exited[0]} exited with code {exited[1]}; stopping the rest", file=sys.stderr)
+        stack.report_exit(*exited)
+        print("stopping the rest", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -32,20 +32,19 @@ def pid_alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
+def _free_ports() -> dict[str, str]:
+    return {
+        "API_PORT": str(free_port()),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TEMPORAL_UI_PORT": str(free_port()),
+        "SANDBOX_PORT": str(free_port()),
+    }
+
+
 def stack_env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a stack on free ports with its data under `data_dir`; `extra` adds or overrides settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
-    env.update(
-        {
-            "DATA_DIR": str(data_dir),
-            "API_PORT": str(free_port()),
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-            "TEMPORAL_UI_PORT": str(free_port()),
-            "SANDBOX_PORT": str(free_port()),
-            "LOG_LEVEL": "WARNING",
-            **extra,
-        }
-    )
+    env.update({"DATA_DIR": str(data_dir), **_free_ports(), "LOG_LEVEL": "WARNING", **extra})
     return env
 
 
@@ -82,13 +81,17 @@ class RunningStack:
         return code
 
 
-def wait_ready(api: str, timeout_s: float = 90, stack: RunningStack | None = None) -> dict[str, Any]:
+class StackExited(AssertionError):
+    pass
+
+
+def wait_ready(api: str, timeout_s: float = 150, stack: RunningStack | None = None) -> dict[str, Any]:
     """The readiness answer once database, Temporal and worker are all ok; fails early when the stack has exited."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
     while time.monotonic() < deadline:
         if stack is not None and stack.proc.poll() is not None:
-            raise AssertionError(f"the stack exited with {stack.proc.returncode}:\n{stack.log.read_text()[-4000:]}")
+            raise StackExited(f"the stack exited with {stack.proc.returncode}:\n{stack.log.read_text()[-4000:]}")
         try:
             response = httpx.get(f"{api}/health/ready", timeout=5)
             last = response.json()
@@ -98,3 +101,27 @@ def wait_ready(api: str, timeout_s: float = 90, stack: RunningStack | None = Non
             last = repr(exc)
         time.sleep(0.3)
     raise AssertionError(f"stack never became ready: {last}")
+
+
+def start_stack(env: dict[str, str], log: Path, attempts: int = 3) -> tuple[RunningStack, dict[str, Any]]:
+    """`make run` until ready, with its readiness answer. A free port is only free when it is picked: with several test
+    processes opening connections, another socket can take it before the stack binds it. Then the stack says so and
+    exits, and it starts again on other ports, written into `env` (read the URLs from `env` after this returns)."""
+    for attempt in range(1, attempts + 1):
+        stack = RunningStack(env, log)
+        try:
+            return stack, wait_ready(api_url(env), stack=stack)
+        except StackExited:
+            stack.stop()
+            if attempt == attempts or "address already in use" not in log.read_text():
+                raise
+            log.rename(log.with_name(f"{log.stem}.failed-{attempt}{log.suffix}"))
+            env.update({k: v for k, v in _free_ports().items() if k != "SANDBOX_PORT" or _runs_sandbox(env)})
+        except BaseException:
+            stack.stop()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _runs_sandbox(env: dict[str, str]) -> bool:
+    return env.get("SANDBOX_ENABLED", "true").lower() not in ("false", "0", "no")

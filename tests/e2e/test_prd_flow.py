@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.e2e.stack_support import RunningStack, api_url, pid_alive, sandbox_url, stack_env_for, wait_ready
+from tests.e2e.stack_support import RunningStack, api_url, pid_alive, sandbox_url, stack_env_for, start_stack
 from tests.support.proxies import CheckServer, PproxyServer, socket_owner_pid
 
 # The handle of the user the sandbox approves on X: an Account with this handle is the one auto-link must find.
@@ -68,9 +68,8 @@ class PrdStack:
 def prd_stack(tmp_path: Path, pproxy_http: PproxyServer, proxy_check_server: CheckServer) -> Iterator[PrdStack]:
     # The proxy test fetches the IP-echo server through the proxy: the stack must not reach the internet.
     env = stack_env_for(tmp_path / "data", PROXY_CHECK_URL=proxy_check_server.url())
-    stack = RunningStack(env, tmp_path / "stack.log")
+    stack, _ = start_stack(env, tmp_path / "stack.log")
     try:
-        wait_ready(api_url(env), stack=stack)
         with (
             httpx.Client(base_url=api_url(env), timeout=15, trust_env=False) as api,
             httpx.Client(base_url=sandbox_url(env), timeout=5, trust_env=False) as sandbox,

@@ -26,7 +26,7 @@ from temporalio.client import Client
 
 from adapters.temporal.client import data_converter
 from settings import Settings
-from tests.e2e.stack_support import ROOT, RunningStack, api_url, pid_alive, sandbox_url, stack_env_for, wait_ready
+from tests.e2e.stack_support import ROOT, api_url, pid_alive, sandbox_url, stack_env_for, start_stack
 from tests.e2e.test_prd_flow import SANDBOX_HANDLE, ApiClient
 from tests.support.net import accepts_connections, free_port
 
@@ -105,7 +105,6 @@ def test_posts_waiting_or_due_while_the_stack_is_down_are_published_once_after_r
     tmp_path: Path, platform: str, request: pytest.FixtureRequest
 ) -> None:
     env = stack_env_for(tmp_path / "data", SANDBOX_ENABLED="false", SANDBOX_PORT=platform)
-    settings = Settings(temporal_address=env["TEMPORAL_ADDRESS"])
     sandbox = httpx.Client(base_url=sandbox_url(env), timeout=5, trust_env=False)
     request.addfinalizer(sandbox.close)
 
@@ -113,9 +112,9 @@ def test_posts_waiting_or_due_while_the_stack_is_down_are_published_once_after_r
         posts: list[dict[str, Any]] = sandbox.get("/_sandbox/posts", params={"platform": "x"}).json()["posts"]
         return posts
 
-    first = RunningStack(env, tmp_path / "run1.log")
+    first, _ = start_stack(env, tmp_path / "run1.log")
+    settings = Settings(temporal_address=env["TEMPORAL_ADDRESS"])
     try:
-        wait_ready(api_url(env), stack=first)
         with httpx.Client(base_url=api_url(env), timeout=15, trust_env=False) as http:
             api = ApiClient(http)
             soul_id, channel_id = _set_up_channel(api)
@@ -149,9 +148,9 @@ def test_posts_waiting_or_due_while_the_stack_is_down_are_published_once_after_r
     assert held_posts() == []
 
     restarted_at = datetime.now(UTC)
-    second = RunningStack(env, tmp_path / "run2.log")
+    second, _ = start_stack(env, tmp_path / "run2.log")
+    settings = Settings(temporal_address=env["TEMPORAL_ADDRESS"])
     try:
-        wait_ready(api_url(env), stack=second)
         ready_at = datetime.now(UTC)
         with httpx.Client(base_url=api_url(env), timeout=15, trust_env=False) as http:
             api = ApiClient(http)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,7 @@ from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, Sch
 
 from adapters.temporal.client import data_converter
 from settings import Settings
-from tests.e2e.stack_support import RunningStack, pid_alive, wait_ready
+from tests.e2e.stack_support import api_url, pid_alive, start_stack
 from workflows.retention import RetentionInput, RetentionWorkflow
 
 
@@ -35,12 +37,10 @@ async def _schedule_paused(settings: Settings) -> bool:
 
 
 def test_make_run_serves_stops_cleanly_and_keeps_data(stack_env: dict[str, str], tmp_path: Path) -> None:
-    api = f"http://127.0.0.1:{stack_env['API_PORT']}"
+    first, body = start_stack(stack_env, tmp_path / "run1.log")
+    api = api_url(stack_env)
     settings = Settings(temporal_address=stack_env["TEMPORAL_ADDRESS"])
-
-    first = RunningStack(stack_env, tmp_path / "run1.log")
     try:
-        body = wait_ready(api)
         assert body["checks"] == {"database": "ok", "temporal": "ok", "worker": "ok"}
         assert httpx.get(f"{api}/docs").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{stack_env['TEMPORAL_UI_PORT']}/").status_code == 200
@@ -69,12 +69,35 @@ def test_make_run_serves_stops_cleanly_and_keeps_data(stack_env: dict[str, str],
     assert not [pid for pid in pids if pid_alive(pid)], "every process the stack started has stopped"
     assert (Path(stack_env["DATA_DIR"]) / "temporal.db").exists()
 
-    second = RunningStack(stack_env, tmp_path / "run2.log")
+    second, _ = start_stack(stack_env, tmp_path / "run2.log")
+    api = api_url(stack_env)
+    settings = Settings(temporal_address=stack_env["TEMPORAL_ADDRESS"])
     try:
-        wait_ready(api)
         login = httpx.post(f"{api}/auth/login", json={"email": "keep@example.com", "password": "persistent password"})
         assert login.status_code == 200, "the SQLite data survived the restart"
         assert asyncio.run(_schedule_paused(settings)), "the Temporal data survived the restart"
     finally:
         assert second.stop(signal.SIGTERM) == 0
     assert not [pid for pid in second.child_pids() if pid_alive(pid)]
+
+
+def test_a_taken_port_is_reported_at_once_and_the_stack_starts_on_others(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A socket bound but not listening: nothing answers on the port, yet Temporal cannot bind it.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        stack_env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{taken}"
+        started = time.monotonic()
+        stack, body = start_stack(stack_env, tmp_path / "run.log")
+        try:
+            assert body["checks"]["temporal"] == "ok"
+            assert stack_env["TEMPORAL_ADDRESS"] != f"127.0.0.1:{taken}"
+        finally:
+            assert stack.stop() == 0
+    failed = (tmp_path / "run.failed-1.log").read_text()
+    assert "temporal exited with code" in failed
+    assert f"127.0.0.1:{taken}: bind: address already in use" in failed
+    # The failed start gave up when Temporal exited, not after the start timeout.
+    assert time.monotonic() - started < 60
