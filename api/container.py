@@ -140,7 +140,7 @@ async def build(settings: Settings) -> Container:
         proxies=ProxyService(
             identity, cipher, proxy_health(settings, identity, cipher, on_change=warming.proxy_changed)
         ),
-        matrix=MatrixService(identity, SqlMatrixStore(engine)),
+        matrix=MatrixService(identity, SqlMatrixStore(engine, holds_souls=settings.document_store == "sql")),
         integrations=IntegrationService(
             identity,
             cipher,

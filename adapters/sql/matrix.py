@@ -29,6 +29,7 @@ from domain.channels.matrix import Mapping
 from domain.channels.ports import NewMapping
 from domain.errors import Conflict
 from domain.identity.platforms import Platform
+from domain.identity.souls import SoulStatus
 
 _COLUMNS = (
     "id, organization_id, soul_id, integration_id, platform, account_id, is_primary, priority, notes, created_at,"
@@ -76,7 +77,20 @@ _ADD = (
     " SELECT ?::varchar, i.organization_id, ?::varchar, i.id, i.provider_identifier, ?::varchar, {primary},"
     " ?::integer, ?::varchar, ?::timestamptz, ?::timestamptz"
     " FROM integration AS i WHERE i.id = ? AND i.organization_id = ?"
-    " ON CONFLICT (soul_id, integration_id) DO NOTHING RETURNING platform, is_primary"
+    " ON CONFLICT (soul_id, integration_id) DO NOTHING RETURNING platform, is_primary, account_id"
+)
+# The same insert checking the soul (in the organization, not being deleted: ensure_accepts_work) and taking the
+# channel's linked account, when this database holds the souls and accounts: one statement instead of three.
+_ADD_CHECKED = (
+    "INSERT INTO soul_integration_mapping (id, organization_id, soul_id, integration_id, platform, account_id,"
+    " is_primary, priority, notes, created_at, updated_at)"
+    " SELECT ?::varchar, i.organization_id, s.id, i.id, i.provider_identifier,"
+    " (SELECT a.id FROM account AS a WHERE a.integration_id = i.id AND a.organization_id = i.organization_id),"
+    " {primary}, ?::integer, ?::varchar, ?::timestamptz, ?::timestamptz"
+    " FROM integration AS i JOIN soul AS s ON s.id = ? AND s.organization_id = i.organization_id"
+    " AND s.status <> ?::varchar"
+    " WHERE i.id = ? AND i.organization_id = ?"
+    " ON CONFLICT (soul_id, integration_id) DO NOTHING RETURNING platform, is_primary, account_id"
 )
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -126,7 +140,9 @@ def _concurrent_change() -> Conflict:
 class SqlMatrixStore:
     """Implements domain.channels.ports.MatrixStore on SQLite and PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, holds_souls: bool = False) -> None:
+        # True when the document store is this database too (DOCUMENT_STORE=sql): add_checked may read souls.
+        self.holds_souls = holds_souls
         self._reader = reader(engine)
         path = database_file(engine)
         self._local = LocalSqlite(path) if path else None
@@ -154,6 +170,14 @@ class SqlMatrixStore:
                 self._sqlite,
             ),
             "add": _typed(_ADD.format(primary="?::boolean"), self._sqlite),
+            "add_checked_auto": _typed(
+                _ADD_CHECKED.format(
+                    primary="NOT EXISTS (SELECT 1 FROM soul_integration_mapping AS m WHERE m.organization_id ="
+                    " i.organization_id AND m.soul_id = s.id AND m.platform = i.provider_identifier AND m.is_primary)"
+                ),
+                self._sqlite,
+            ),
+            "add_checked": _typed(_ADD_CHECKED.format(primary="?::boolean"), self._sqlite),
             "demote": (
                 "UPDATE soul_integration_mapping SET is_primary = ? WHERE organization_id = ? AND soul_id = ?"
                 " AND is_primary AND platform = (SELECT provider_identifier FROM integration"
@@ -161,18 +185,14 @@ class SqlMatrixStore:
             ),
             # PostgreSQL: promotions of one soul and platform take turns on the rows of that group, in one order.
             # Otherwise two of them can each wait for the other's new index entry (a deadlock, found after 1 s).
-            "lock_for": (
-                "SELECT id FROM soul_integration_mapping WHERE organization_id = ?"
-                " AND soul_id = (SELECT soul_id FROM soul_integration_mapping WHERE id = ? AND organization_id = ?)"
-                " AND platform = (SELECT platform FROM soul_integration_mapping WHERE id = ? AND organization_id = ?)"
-                " ORDER BY id FOR UPDATE"
-            ),
             "lock": (
                 "SELECT id FROM soul_integration_mapping WHERE organization_id = ? AND soul_id = ?"
                 " AND platform = (SELECT provider_identifier FROM integration WHERE id = ? AND organization_id = ?)"
                 " ORDER BY id FOR UPDATE"
             ),
-            # Demotes the other primary of the mapping's soul and platform, found from the mapping's id.
+            # PostgreSQL: lock the group, demote, promote; one call of the migration's function (one round trip).
+            "promote": f"SELECT {_COLUMNS} FROM promote_mapping(?, ?, ?)",  # noqa: S608 - constant text
+            # SQLite: demotes the other primary of the mapping's soul and platform, found from the mapping's id.
             "demote_for": (
                 "UPDATE soul_integration_mapping SET is_primary = ?"
                 " WHERE organization_id = ? AND is_primary AND id <> ?"
@@ -265,13 +285,34 @@ class SqlMatrixStore:
         m, at = mapping, self._time(mapping.created_at)
         head = [m.id, m.soul_id, m.account_id]
         tail = [m.priority, m.notes, at, at, m.integration_id, m.organization_id]
+        return await self._add(
+            m, primary, ("add_auto", [*head, m.organization_id, m.soul_id, *tail]), ("add", head, tail)
+        )
+
+    async def add_checked(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
+        """`add`, checking in the same statement what callers otherwise check first (only when `holds_souls`): the
+        soul exists in the organization and is not being deleted. `mapping.account_id` is not used: the mapping
+        takes the account linked to the channel, if any. None when nothing was added, for any of these reasons."""
+        m, at = mapping, self._time(mapping.created_at)
+        head = [m.id]
+        tail = [m.priority, m.notes, at, at, m.soul_id, SoulStatus.DELETING.value, m.integration_id, m.organization_id]
+        return await self._add(m, primary, ("add_checked_auto", [*head, *tail]), ("add_checked", head, tail))
+
+    async def _add(
+        self,
+        m: NewMapping,
+        primary: bool | None,
+        auto: tuple[str, list[Any]],
+        chosen: tuple[str, list[Any], list[Any]],
+    ) -> Mapping | None:
+        """One of the inserts: `auto` (statement, arguments) decides the primary itself; `chosen` (statement, and
+        the arguments before and after the primary flag) takes it."""
+        add, head, tail = chosen
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._writing() as raw:
                     if primary is None:
-                        rows = await self._fetch(
-                            raw, self._sql["add_auto"], [*head, m.organization_id, m.soul_id, *tail]
-                        )
+                        rows = await self._fetch(raw, self._sql[auto[0]], auto[1])
                     elif primary:
                         async with self._transaction(raw):
                             if not self._sqlite:
@@ -279,11 +320,11 @@ class SqlMatrixStore:
                                 await self._fetch(raw, self._sql["lock"], group)
                             demote = [False, m.organization_id, m.soul_id, m.integration_id, m.organization_id]
                             await self._fetch(raw, self._sql["demote"], demote)
-                            rows = await self._fetch(raw, self._sql["add"], [*head, True, *tail])
+                            rows = await self._fetch(raw, self._sql[add], [*head, True, *tail])
                             if not rows:
                                 raise _NotAdded
                     else:
-                        rows = await self._fetch(raw, self._sql["add"], [*head, False, *tail])
+                        rows = await self._fetch(raw, self._sql[add], [*head, False, *tail])
             except _NotAdded:
                 return None
             except _RACES as exc:  # PostgreSQL only: SQLite writers take turns
@@ -292,10 +333,10 @@ class SqlMatrixStore:
                 continue
             if not rows:
                 return None
-            platform, is_primary = rows[0]
+            platform, is_primary, account_id = rows[0]
             return Mapping(
                 id=m.id, organization_id=m.organization_id, soul_id=m.soul_id, integration_id=m.integration_id,
-                platform=platform, account_id=m.account_id, is_primary=bool(is_primary), priority=m.priority,
+                platform=platform, account_id=account_id, is_primary=bool(is_primary), priority=m.priority,
                 notes=m.notes, created_at=m.created_at, updated_at=m.created_at,
             )  # fmt: skip
         raise AssertionError("unreachable")  # pragma: no cover
@@ -318,14 +359,18 @@ class SqlMatrixStore:
                 async with self._writing() as raw:
                     if not promote:
                         rows = await self._fetch(raw, sql, args)
-                    else:
+                    elif self._sqlite:  # in place: one transaction without round trips
                         async with self._transaction(raw):
-                            if not self._sqlite:
-                                group = [organization_id, mapping_id, organization_id, mapping_id, organization_id]
-                                await self._fetch(raw, self._sql["lock_for"], group)
                             demote = [False, organization_id, mapping_id, mapping_id, organization_id]
                             await self._fetch(raw, self._sql["demote_for"], [*demote, mapping_id, organization_id])
                             rows = await self._fetch(raw, sql, args)
+                    elif not values:  # set primary: the hot path, a single call
+                        rows = await self._fetch(raw, self._sql["promote"], [mapping_id, organization_id, at])
+                    else:
+                        async with self._transaction(raw):
+                            rows = await self._fetch(raw, self._sql["promote"], [mapping_id, organization_id, at])
+                            if rows:
+                                rows = await self._fetch(raw, sql, args)
             except _RACES as exc:  # PostgreSQL only: SQLite writers take turns
                 if attempt == _ATTEMPTS - 1:
                     raise _concurrent_change() from exc

@@ -61,7 +61,10 @@ class NewMapping:
 
 class MatrixStore(Protocol):
     """The Matrix's hot paths, each one statement or one short transaction of its own (outside any unit of work):
-    callers check souls and accounts in the document store before writing."""
+    callers check souls and accounts in the document store before writing, unless the store `holds_souls` and
+    checks them itself (add_checked)."""
+
+    holds_souls: bool
 
     async def integrations(
         self, organization_id: str, *, platform: Platform | None, connected_only: bool
@@ -85,6 +88,12 @@ class MatrixStore(Protocol):
     async def add(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
         """None when nothing was added: the pair is mapped already, or the organization has no such integration.
         `primary` None: primary when the soul has none on the platform; True: the other primary is demoted at once."""
+        ...
+
+    async def add_checked(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
+        """`add` for a store that `holds_souls`, checking the soul in the same statement (it exists in the
+        organization and accepts work) and taking the account linked to the channel (`mapping.account_id` unused).
+        None when nothing was added: any of add's reasons, or the soul's."""
         ...
 
     async def update(

@@ -112,7 +112,7 @@ class MatrixService:
         return integration, list(zip(mappings, souls, strict=True))
 
     async def create(self, principal: Principal, data: MappingInput) -> Mapping:
-        mapping = await self._matrix.add(await self._draft(principal, data), primary=data.is_primary)
+        mapping = await self._add(principal, data)
         if mapping is None:
             await self._integration_for(principal, data.integration_id)  # no such integration: that is the error
             raise _mapping_exists()
@@ -124,14 +124,12 @@ class MatrixService:
         # Unmapping first, without reading the pair: a mapped pair costs one statement, an unmapped one no more than
         # a read would have (the delete finds nothing, then the create runs).
         mapped = True
-        draft: NewMapping | None = None
         for _ in range(_TOGGLE_ATTEMPTS):
             if mapped:
                 if await self._matrix.delete_pair(org, data.soul_id, data.integration_id):
                     return None
             else:
-                draft = draft or await self._draft(principal, data)
-                mapping = await self._matrix.add(draft, primary=data.is_primary)
+                mapping = await self._add(principal, data)
                 if mapping is not None:
                     return mapping
                 await self._integration_for(principal, data.integration_id)
@@ -203,6 +201,25 @@ class MatrixService:
         await uow.mappings.add(mapping)
         return mapping
 
+    async def _add(self, principal: Principal, data: MappingInput) -> Mapping | None:
+        """A single mapping create: the mapping, or None when the pair is mapped already or there is no such
+        integration; a soul that is missing or being deleted is the error it is."""
+        if data.account_id is None and self._matrix.holds_souls:
+            # The store checks the soul and finds the channel's account in the insert itself: one round trip.
+            draft = self._new(principal, data, account_id=None)
+            mapping = await self._matrix.add_checked(draft, primary=data.is_primary)
+            if mapping is None:
+                await self._draft(principal, data)  # a soul that does not take the mapping: that is the error
+            return mapping
+        return await self._matrix.add(await self._draft(principal, data), primary=data.is_primary)
+
+    def _new(self, principal: Principal, data: MappingInput, account_id: str | None) -> NewMapping:
+        return NewMapping(
+            id=new_id(), organization_id=principal.organization_id, soul_id=data.soul_id,
+            integration_id=data.integration_id, account_id=account_id, priority=data.priority, notes=data.notes,
+            created_at=self._ctx.clock.now(),
+        )  # fmt: skip
+
     async def _draft(self, principal: Principal, data: MappingInput) -> NewMapping:
         """The mapping to create, its soul and account checked; the store finds the integration when it writes."""
         org = principal.organization_id
@@ -215,10 +232,7 @@ class MatrixService:
             # The channel's own account, when one is linked to it.
             linked = await self._ctx.store.accounts.linked_to(org, data.integration_id)
             account_id = linked.id if linked is not None else None
-        return NewMapping(
-            id=new_id(), organization_id=org, soul_id=data.soul_id, integration_id=data.integration_id,
-            account_id=account_id, priority=data.priority, notes=data.notes, created_at=self._ctx.clock.now(),
-        )  # fmt: skip
+        return self._new(principal, data, account_id)
 
     async def _integration_for(self, principal: Principal, integration_id: str) -> Integration:
         integration = await self._matrix.integration(principal.organization_id, integration_id)

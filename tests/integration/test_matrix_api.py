@@ -78,6 +78,30 @@ async def test_first_mapping_per_platform_is_primary_and_set_primary_demotes_the
     assert await _primaries(api, soul) == 1
 
 
+async def test_set_primary_keeps_other_platforms_and_a_patch_can_promote_with_other_fields(api: Api) -> None:
+    h, org = await _org(api)
+    soul = await _soul(api, h)
+    x1, x2 = await _integration(api, org), await _integration(api, org)
+    ig = await _integration(api, org, Platform.INSTAGRAM)
+    first, second = (await _map(api, h, soul, x1)).json(), (await _map(api, h, soul, x2)).json()
+    on_ig = (await _map(api, h, soul, ig)).json()
+    patched = await api.http.patch(
+        f"/axon/matrix/mappings/{second['id']}", json={"isPrimary": True, "priority": 7, "notes": "now"}, headers=h
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["isPrimary"], patched.json()["priority"], patched.json()["notes"]) == (True, 7, "now")
+    assert patched.json()["updatedAt"] > second["updatedAt"]
+    channels = (await api.http.get(f"/axon/matrix/souls/{soul}/integrations", headers=h)).json()["channels"]
+    primary = {c["mapping"]["id"]: c["mapping"]["isPrimary"] for c in channels}
+    # The soul's primary on another platform is not a rival: only X's primary moved.
+    assert primary == {first["id"]: False, second["id"]: True, on_ig["id"]: True}
+    again = await api.http.post(f"/axon/matrix/mappings/{second['id']}/primary", headers=h)
+    assert (again.status_code, again.json()["isPrimary"]) == (200, True)
+    assert await _primaries(api, soul) == 2
+    missing = await api.http.post("/axon/matrix/mappings/no-such-mapping/primary", headers=h)
+    assert missing.status_code == 404
+
+
 async def test_one_mapping_per_soul_and_integration(api: Api) -> None:
     h, org = await _org(api)
     soul, integration = await _soul(api, h), await _integration(api, org)

@@ -18,6 +18,7 @@ from adapters.sql.channels import MAPPING
 from domain.channels.integrations import Integration
 from domain.clock import SystemClock, utcnow
 from domain.identity.platforms import Platform
+from domain.services.identity.souls import mark_soul_deleting
 from tests.conftest import Api, ApiFactory
 from tests.platforms.conftest import Sandbox, browser_step
 from tests.platforms.conftest import sandbox as _sandbox_server
@@ -268,3 +269,48 @@ async def test_linking_an_account_takes_it_off_the_mappings_of_other_channels(ap
     assert (await _link(api, h, account, other_x)).status_code == 200
     rows = {m["id"]: m["account_id"] for m in await _mapping_rows(api, soul_id=soul)}
     assert rows == {on_x: None, on_other: account}
+
+
+async def test_mapping_creates_and_toggles_check_the_soul_and_take_the_channels_account(api: Api) -> None:
+    # With souls in SQL the insert itself checks the soul and finds the account; with Firestore the service reads
+    # them first. Both answer alike.
+    assert api.container.matrix._matrix.holds_souls is (api.container.settings.document_store == "sql")
+    h, theirs = await _org(api), await _org(api)
+    org = await _org_id(api, h)
+    soul, x, free = await _soul(api, h), await _integration(api, h), await _integration(api, h)
+    account = await _account(api, h, soul, "brand")
+    assert (await _link(api, h, account, x)).status_code == 200
+
+    async def create(soul_id: str, integration: str) -> Any:
+        return await api.http.post("/axon/matrix/mappings", json={"soulId": soul_id, "integrationId": integration},
+                                   headers=h)  # fmt: skip
+
+    async def toggle(soul_id: str, integration: str) -> Any:
+        body = {"soulId": soul_id, "integrationId": integration}
+        return await api.http.post("/axon/matrix/mappings/toggle", json=body, headers=h)
+
+    created = await create(soul, x)
+    assert (created.status_code, created.json()["accountId"], created.json()["isPrimary"]) == (201, account, True)
+    assert (await create(soul, x)).json()["code"] == "mapping_exists"
+    assert (await toggle(soul, x)).json() == {"mapped": False, "mapping": None}
+    again = (await toggle(soul, x)).json()
+    assert (again["mapped"], again["mapping"]["accountId"]) == (True, account)
+    unlinked = (await create(soul, free)).json()
+    assert (unlinked["accountId"], unlinked["isPrimary"]) == (None, False)
+
+    their_soul = await _soul(api, theirs)
+    for soul_id in ("no-such-soul", their_soul):
+        for attempt in (create, toggle):
+            refused = await attempt(soul_id, free)
+            assert (refused.status_code, refused.json()["code"]) == (422, "soul_not_found"), refused.text
+    for attempt in (create, toggle):
+        refused = await attempt(soul, "no-such-integration")
+        assert (refused.status_code, refused.json()["code"]) == (422, "integration_not_found"), refused.text
+
+    other = await _soul(api, h, "Leaving")
+    assert await mark_soul_deleting(api.container.documents, SystemClock(), org, other) is not None
+    for attempt in (create, toggle):
+        refused = await attempt(other, free)
+        assert (refused.status_code, refused.json()["code"]) == (409, "soul_deleting"), refused.text
+    assert await _mapping_rows(api, soul_id=other) == []
+    assert [r["integration_id"] for r in await _mapping_rows(api, soul_id=soul)] == [x, free]
