@@ -257,6 +257,24 @@ async def test_at_most_one_primary_per_soul_and_platform_under_concurrent_create
     assert sum(bool(m["is_primary"]) for m in rows) == 1
 
 
+async def test_at_most_one_primary_per_soul_and_platform_under_concurrent_toggles(api: Api) -> None:
+    h = await _org(api)
+    soul = await _soul(api, h)
+    channels = [await _integration(api, h) for _ in range(4)]
+    answers = await asyncio.gather(*(
+        api.http.post("/axon/matrix/mappings/toggle", json={"soulId": soul, "integrationId": c}, headers=h)
+        for c in channels
+    ))  # fmt: skip
+    refused = [(c, r) for c, r in zip(channels, answers, strict=True) if r.status_code != 200]
+    assert all((r.status_code, r.json()["code"]) == (409, "concurrent_change") for _, r in refused), [
+        r.text for _, r in refused
+    ]
+    assert all(r.json()["mapped"] for r in answers if r.status_code == 200)
+    rows = await _mapping_rows(api, soul_id=soul)
+    assert sorted(m["integration_id"] for m in rows) == sorted(c for c in channels if c not in dict(refused))
+    assert sum(bool(m["is_primary"]) for m in rows) == 1
+
+
 async def test_linking_an_account_takes_it_off_the_mappings_of_other_channels(api: Api) -> None:
     h = await _org(api)
     soul = await _soul(api, h)
