@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version="0.1.0",
         summary="Souls, their accounts, personas, proxies, channels and durable publishing.",
         lifespan=lifespan,
+        # No OpenTelemetry here: FastAPI's native telemetry would otherwise ask the providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     openapi.install(app)
