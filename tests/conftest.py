@@ -193,19 +193,27 @@ def firestore_store_factory(firestore_emulator: FirestoreEmulator) -> Callable[[
 # --- Temporal --------------------------------------------------------------------------------------------------
 
 
+_TEMPORAL_START_ATTEMPTS = 3
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     logging.getLogger("temporalio").setLevel(logging.WARNING)
-    try:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_cli(),
-            data_converter=data_converter(make_settings()),
-            search_attributes=search_attributes.ALL,
-            # Short long polls keep a live worker's last poll time fresh within the readiness window of the tests.
-            dev_server_extra_args=dynamic_config_args({"matching.longPollExpirationInterval": "1s"}),
-        )
-    except Exception as exc:
-        unavailable(f"Temporal dev server could not start ({type(exc).__name__}: {exc})")
+    # The SDK picks a free port for the server; another socket can take it before the server binds it (see
+    # serve_on_free_port), so a failed start is tried again.
+    for attempt in range(1, _TEMPORAL_START_ATTEMPTS + 1):
+        try:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=temporal_cli(),
+                data_converter=data_converter(make_settings()),
+                search_attributes=search_attributes.ALL,
+                # Short long polls keep a live worker's last poll time fresh within the readiness window of the tests.
+                dev_server_extra_args=dynamic_config_args({"matching.longPollExpirationInterval": "1s"}),
+            )
+            break
+        except Exception as exc:
+            if attempt == _TEMPORAL_START_ATTEMPTS:
+                unavailable(f"Temporal dev server could not start ({type(exc).__name__}: {exc})")
     async with env:
         yield env
 

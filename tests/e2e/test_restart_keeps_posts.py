@@ -28,7 +28,7 @@ from adapters.temporal.client import data_converter
 from settings import Settings
 from tests.e2e.stack_support import ROOT, api_url, pid_alive, sandbox_url, stack_env_for, start_stack
 from tests.e2e.test_prd_flow import SANDBOX_HANDLE, ApiClient
-from tests.support.net import accepts_connections, free_port
+from tests.support.net import serve_on_free_port
 
 LOGIN = {"email": "owner@restart.example", "password": "restart correct horse battery"}
 # B comes due this long after it is created: long enough for the stack to be down by then (checked below).
@@ -40,14 +40,13 @@ A_DUE_S = 32
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[str]:
     """The sandbox as an outside platform: one process for the whole test, across the stack's restart."""
-    port = free_port()
     with (tmp_path / "sandbox.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        proc, port = serve_on_free_port(
+            lambda port: subprocess.Popen(
+                [sys.executable, "-m", "sandbox", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
         )
         try:
-            _until("the sandbox listens", lambda: accepts_connections(port) or proc.poll() is not None, 20)
-            assert proc.poll() is None, (tmp_path / "sandbox.log").read_text()
             yield str(port)
         finally:
             proc.send_signal(signal.SIGTERM)

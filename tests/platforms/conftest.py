@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from adapters.platforms.mastodon import MastodonConnector
 from adapters.platforms.registry import connectors
 from domain.channels.connectors import PlatformConnector, ProxySpec, TokenSet
 from domain.identity.platforms import Platform
-from tests.support.net import free_port
+from tests.support.net import serve_on_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -59,24 +58,15 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(PYTHON if PYTHON.exists() else sys.executable), "-m", "sandbox", "--port", str(port)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
+    proc, port = serve_on_free_port(
+        lambda port: subprocess.Popen(
+            [str(PYTHON if PYTHON.exists() else sys.executable), "-m", "sandbox", "--port", str(port)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
     )
-    box = Sandbox(f"http://127.0.0.1:{port}", port)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                box.requests()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("sandbox did not start") from None
-                time.sleep(0.1)
-        yield box
+        yield Sandbox(f"http://127.0.0.1:{port}", port)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

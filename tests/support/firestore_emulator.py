@@ -32,6 +32,7 @@ from tests.support.net import accepts_connections, free_port
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_DIR = REPO_ROOT / "tools" / "firestore-emulator"
 LAUNCHER = EMULATOR_DIR / "serve.mjs"
+_START_ATTEMPTS = 3
 _INSTALLED_MARKER = EMULATOR_DIR / "node_modules" / "@firestore-emulator" / "server" / "package.json"
 
 
@@ -89,10 +90,25 @@ class FirestoreEmulator:
         if node is None:
             raise FirestoreEmulatorError("node not found on PATH: the Firestore emulator needs Node.js")
         ensure_installed()
+        # A port picked as free can be taken before the emulator binds it (see serve_on_free_port): it then exits
+        # at once, and starts again on other ports.
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            failed = self._launch(node)
+            if failed is None:
+                return self
+            exited, reason = failed
+            if not exited or attempt == _START_ATTEMPTS:
+                raise FirestoreEmulatorError(f"Firestore emulator {reason}")
+        raise AssertionError("unreachable")
+
+    def _launch(self, node: str) -> tuple[bool, str] | None:
+        """Starts the emulator on two free ports: None once it listens on both; else, the emulator stopped, whether
+        it had exited (rather than hung) and what happened."""
         self.port, self.admin_port = free_port(), free_port()
         self._log = tempfile.TemporaryFile(prefix="firestore-emulator-")  # noqa: SIM115 - closed in stop()
+        ports = ["--port", str(self.port), "--admin-port", str(self.admin_port)]
         self._process = subprocess.Popen(
-            [node, str(LAUNCHER), "--host", _LOOPBACK, "--port", str(self.port), "--admin-port", str(self.admin_port)],
+            [node, str(LAUNCHER), "--host", _LOOPBACK, *ports],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -100,14 +116,14 @@ class FirestoreEmulator:
         )
         deadline = time.monotonic() + self.startup_timeout
         while not (accepts_connections(self.port) and accepts_connections(self.admin_port)):
-            exited = self._process.poll()
-            if exited is not None or time.monotonic() > deadline:
-                reason = f"exited with code {exited}" if exited is not None else f"not up in {self.startup_timeout}s"
+            code = self._process.poll()
+            if code is not None or time.monotonic() > deadline:
+                what = f"exited with code {code}" if code is not None else f"not up in {self.startup_timeout}s"
                 output = self.output()
                 self.stop()
-                raise FirestoreEmulatorError(f"Firestore emulator {reason}; output:\n{output}")
+                return code is not None, f"{what}; output:\n{output}"
             time.sleep(0.05)
-        return self
+        return None
 
     def output(self) -> str:
         """Everything the emulator printed so far (stdout and stderr)."""

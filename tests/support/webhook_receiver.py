@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.support.net import LOOPBACK, free_port
+from tests.support.net import LOOPBACK
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class Received:
 
 class WebhookReceiver:
     def __init__(self) -> None:
-        self.port = free_port()
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((LOOPBACK, 0))
+        self.port: int = self._socket.getsockname()[1]
         self.received: list[Received] = []
         self._answers: dict[str, list[int]] = defaultdict(list)
         self._server: uvicorn.Server | None = None
@@ -74,7 +77,8 @@ class WebhookReceiver:
             interface="asgi3",
         )
         self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
+        # The socket is bound here and handed over: the port cannot be taken between picking and binding it.
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         deadline = time.monotonic() + 10
         while not self._server.started:
             assert time.monotonic() < deadline, "the webhook receiver did not start"
@@ -85,3 +89,4 @@ class WebhookReceiver:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
+        self._socket.close()
