@@ -71,26 +71,29 @@ _PG_JSON = (
     f""" || '","updatedAt":"' || {_PG_TIME.format(c="updated_at")} || '"}}'"""
 )
 
+# A mapping insert. The platform comes from the integration, read in the insert itself (no row when the
+# organization has no such integration). `s` is the soul: the id as given (`_GIVEN`), or, when this database holds the
+# souls and accounts, the soul row checked in the same statement (`_CHECKED`: in the organization and not being
+# deleted, ensure_accepts_work), and then the account is the one linked to the channel: one statement, not three.
 _ADD = (
     "INSERT INTO soul_integration_mapping (id, organization_id, soul_id, integration_id, platform, account_id,"
     " is_primary, priority, notes, created_at, updated_at)"
-    " SELECT ?::varchar, i.organization_id, ?::varchar, i.id, i.provider_identifier, ?::varchar, {primary},"
+    " SELECT ?::varchar, i.organization_id, s.id, i.id, i.provider_identifier, {account}, {primary},"
     " ?::integer, ?::varchar, ?::timestamptz, ?::timestamptz"
-    " FROM integration AS i WHERE i.id = ? AND i.organization_id = ?"
+    " FROM integration AS i {soul} WHERE i.id = ? AND i.organization_id = ?"
     " ON CONFLICT (soul_id, integration_id) DO NOTHING RETURNING platform, is_primary, account_id"
 )
-# The same insert checking the soul (in the organization, not being deleted: ensure_accepts_work) and taking the
-# channel's linked account, when this database holds the souls and accounts: one statement instead of three.
-_ADD_CHECKED = (
-    "INSERT INTO soul_integration_mapping (id, organization_id, soul_id, integration_id, platform, account_id,"
-    " is_primary, priority, notes, created_at, updated_at)"
-    " SELECT ?::varchar, i.organization_id, s.id, i.id, i.provider_identifier,"
-    " (SELECT a.id FROM account AS a WHERE a.integration_id = i.id AND a.organization_id = i.organization_id),"
-    " {primary}, ?::integer, ?::varchar, ?::timestamptz, ?::timestamptz"
-    " FROM integration AS i JOIN soul AS s ON s.id = ? AND s.organization_id = i.organization_id"
-    " AND s.status <> ?::varchar"
-    " WHERE i.id = ? AND i.organization_id = ?"
-    " ON CONFLICT (soul_id, integration_id) DO NOTHING RETURNING platform, is_primary, account_id"
+_GIVEN = {"account": "?::varchar", "soul": "CROSS JOIN (SELECT ?::varchar AS id) AS s"}
+_CHECKED = {
+    "account": "(SELECT a.id FROM account AS a WHERE a.integration_id = i.id"
+    " AND a.organization_id = i.organization_id)",
+    "soul": "JOIN soul AS s ON s.id = ? AND s.organization_id = i.organization_id AND s.status <> ?::varchar",
+}
+# `primary` decided in the insert: the first mapping of the soul on the platform is its primary, so no other write
+# can slip between the check and the insert.
+_FIRST_ON_PLATFORM = (
+    "NOT EXISTS (SELECT 1 FROM soul_integration_mapping AS m WHERE m.organization_id = i.organization_id"
+    " AND m.soul_id = s.id AND m.platform = i.provider_identifier AND m.is_primary)"
 )
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -159,25 +162,11 @@ class SqlMatrixStore:
                 " RETURNING id"
             ),
             "delete": "DELETE FROM soul_integration_mapping WHERE id = ? AND organization_id = ? RETURNING id",
-            # The platform comes from the integration, read in the insert itself (no row when the organization
-            # has no such integration); the first mapping of a soul on a platform is its primary, decided there too,
-            # so no other write can slip between the check and the insert.
-            "add_auto": _typed(
-                _ADD.format(
-                    primary="NOT EXISTS (SELECT 1 FROM soul_integration_mapping AS m WHERE m.organization_id = ?"
-                    " AND m.soul_id = ? AND m.platform = i.provider_identifier AND m.is_primary)"
-                ),
-                self._sqlite,
-            ),
-            "add": _typed(_ADD.format(primary="?::boolean"), self._sqlite),
-            "add_checked_auto": _typed(
-                _ADD_CHECKED.format(
-                    primary="NOT EXISTS (SELECT 1 FROM soul_integration_mapping AS m WHERE m.organization_id ="
-                    " i.organization_id AND m.soul_id = s.id AND m.platform = i.provider_identifier AND m.is_primary)"
-                ),
-                self._sqlite,
-            ),
-            "add_checked": _typed(_ADD_CHECKED.format(primary="?::boolean"), self._sqlite),
+            **{
+                f"add{kind}{auto}": _typed(_ADD.format(primary=primary, **parts), self._sqlite)
+                for kind, parts in (("", _GIVEN), ("_checked", _CHECKED))
+                for auto, primary in (("_auto", _FIRST_ON_PLATFORM), ("", "?::boolean"))
+            },
             "demote": (
                 "UPDATE soul_integration_mapping SET is_primary = ? WHERE organization_id = ? AND soul_id = ?"
                 " AND is_primary AND platform = (SELECT provider_identifier FROM integration"
@@ -283,36 +272,26 @@ class SqlMatrixStore:
         such integration. `primary` None: primary when the soul has no primary on the platform yet; True: the other
         primary is demoted in the same transaction."""
         m, at = mapping, self._time(mapping.created_at)
-        head = [m.id, m.soul_id, m.account_id]
-        tail = [m.priority, m.notes, at, at, m.integration_id, m.organization_id]
-        return await self._add(
-            m, primary, ("add_auto", [*head, m.organization_id, m.soul_id, *tail]), ("add", head, tail)
-        )
+        tail = [m.priority, m.notes, at, at, m.soul_id, m.integration_id, m.organization_id]
+        return await self._add(m, primary, "add", [m.id, m.account_id], tail)
 
     async def add_checked(self, mapping: NewMapping, *, primary: bool | None) -> Mapping | None:
         """`add`, checking in the same statement what callers otherwise check first (only when `holds_souls`): the
         soul exists in the organization and is not being deleted. `mapping.account_id` is not used: the mapping
         takes the account linked to the channel, if any. None when nothing was added, for any of these reasons."""
         m, at = mapping, self._time(mapping.created_at)
-        head = [m.id]
         tail = [m.priority, m.notes, at, at, m.soul_id, SoulStatus.DELETING.value, m.integration_id, m.organization_id]
-        return await self._add(m, primary, ("add_checked_auto", [*head, *tail]), ("add_checked", head, tail))
+        return await self._add(m, primary, "add_checked", [m.id], tail)
 
     async def _add(
-        self,
-        m: NewMapping,
-        primary: bool | None,
-        auto: tuple[str, list[Any]],
-        chosen: tuple[str, list[Any], list[Any]],
+        self, m: NewMapping, primary: bool | None, statement: str, head: list[Any], tail: list[Any]
     ) -> Mapping | None:
-        """One of the inserts: `auto` (statement, arguments) decides the primary itself; `chosen` (statement, and
-        the arguments before and after the primary flag) takes it."""
-        add, head, tail = chosen
+        """One of the inserts (`statement`), with the arguments before and after its primary flag."""
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._writing() as raw:
                     if primary is None:
-                        rows = await self._fetch(raw, self._sql[auto[0]], auto[1])
+                        rows = await self._fetch(raw, self._sql[f"{statement}_auto"], [*head, *tail])
                     elif primary:
                         async with self._transaction(raw):
                             if not self._sqlite:
@@ -320,11 +299,11 @@ class SqlMatrixStore:
                                 await self._fetch(raw, self._sql["lock"], group)
                             demote = [False, m.organization_id, m.soul_id, m.integration_id, m.organization_id]
                             await self._fetch(raw, self._sql["demote"], demote)
-                            rows = await self._fetch(raw, self._sql[add], [*head, True, *tail])
+                            rows = await self._fetch(raw, self._sql[statement], [*head, True, *tail])
                             if not rows:
                                 raise _NotAdded
                     else:
-                        rows = await self._fetch(raw, self._sql[add], [*head, False, *tail])
+                        rows = await self._fetch(raw, self._sql[statement], [*head, False, *tail])
             except _NotAdded:
                 return None
             except _RACES as exc:  # PostgreSQL only: SQLite writers take turns

@@ -208,8 +208,8 @@ class MatrixService:
             # The store checks the soul and finds the channel's account in the insert itself: one round trip.
             draft = self._new(principal, data, account_id=None)
             mapping = await self._matrix.add_checked(draft, primary=data.is_primary)
-            if mapping is None:
-                await self._draft(principal, data)  # a soul that does not take the mapping: that is the error
+            if mapping is None:  # a soul that does not take the mapping: that is the error
+                ensure_accepts_work(await self._soul(principal, data.soul_id, field="soulId"))
             return mapping
         return await self._matrix.add(await self._draft(principal, data), primary=data.is_primary)
 
