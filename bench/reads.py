@@ -1,13 +1,14 @@
 """Read benchmark (issue: identity core): GET one account and GET a page of 50 accounts, at 32 concurrent clients,
 against the API under uvicorn, on SQLite and PostgreSQL; the bare /health/live of the same app is the baseline.
 
-    python -m bench.reads [--duration 5] [--concurrency 32] [--skip-postgres]
+    python -m bench.reads [--duration 5] [--concurrency 32] [--rounds 3] [--skip-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import uuid
 
 import httpx
@@ -55,38 +56,43 @@ async def _seed(base: str) -> tuple[dict[str, str], str]:
     return h, first
 
 
-async def _measure(base: str, duration: float, concurrency: int) -> list[LoadResult]:
+_TARGETS = ("bare /health/live", "GET one account", "GET page of 50 accounts")
+
+
+async def _measure(base: str, duration: float, concurrency: int, rounds: int) -> list[list[LoadResult]]:
+    """`rounds` rounds of the three figures in turn: the machine's background drifts, and the bare figure is the
+    denominator of the ratio, so each round measures all three close together and the medians are reported."""
     headers, account_id = await _seed(base)
+    urls = (f"{base}/health/live", f"{base}/axon/accounts/{account_id}", f"{base}/axon/accounts?limit=50")
     return [
-        run_load(f"{base}/health/live", name="bare /health/live", concurrency=concurrency, duration_s=duration),
-        run_load(
-            f"{base}/axon/accounts/{account_id}",
-            name="GET one account",
-            concurrency=concurrency,
-            duration_s=duration,
-            headers=headers,
-        ),
-        run_load(
-            f"{base}/axon/accounts?limit=50",
-            name="GET page of 50 accounts",
-            concurrency=concurrency,
-            duration_s=duration,
-            headers=headers,
-        ),
+        [
+            run_load(url, name=name, concurrency=concurrency, duration_s=duration, headers=headers)
+            for name, url in zip(_TARGETS, urls, strict=True)
+        ]
+        for _ in range(rounds)
     ]
 
 
-def _report(backend: str, results: list[LoadResult]) -> None:
-    bare = results[0]
-    print(f"\n== {backend} ==")
-    for r in results:
-        print(f"{r.line()}   ratio to bare {r.rps / bare.rps:4.2f}")
+def _report(backend: str, rounds: list[list[LoadResult]]) -> None:
+    print(f"\n== {backend} == (median of {len(rounds)} rounds)")
+    for i, name in enumerate(_TARGETS):
+        results = [r[i] for r in rounds]
+        ratios = [r[i].rps / r[0].rps for r in rounds]
+        rps = statistics.median(r.rps for r in results)
+        p50 = statistics.median(r.p50_ms for r in results)
+        p99 = statistics.median(r.p99_ms for r in results)
+        errors = sum(r.errors for r in results)
+        print(
+            f"{name:<26} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:7.2f} ms   non-2xx {errors}   "
+            f"ratio to bare {statistics.median(ratios):4.2f} (rounds {' '.join(f'{x:.2f}' for x in ratios)})"
+        )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (API_WORKERS)")
     args, _ = parser.parse_known_args()
@@ -94,7 +100,7 @@ async def main() -> None:
     print(f"{args.concurrency} concurrent clients (wrk), {args.duration:g}s per figure, {args.workers} API worker(s)")
     async for backend, url in databases(skip_postgres=args.skip_postgres):
         with api_server(url, env) as base:
-            _report(backend, await _measure(base, args.duration, args.concurrency))
+            _report(backend, await _measure(base, args.duration, args.concurrency, args.rounds))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import summary
 from domain.identity.platforms import Platform
 
-router = APIRouter(prefix="/axon/accounts", tags=["accounts"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/accounts", tags=["accounts"])
 
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Secret = Annotated[str, Field(max_length=8192)]

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, status
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, ReadUowDep, UowDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, PageOut
 from domain.api_keys import ApiKey
 from domain.auth import Role
 
-router = APIRouter(prefix="/auth/api-keys", tags=["api keys"])
+router = APIRouter(route_class=DirectRoute, prefix="/auth/api-keys", tags=["api keys"])
 
 
 class ApiKeyIn(ApiInput):

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import AdminPrincipal, PageDep, ReadUowDep
+from api.direct import DirectRoute
 from api.schemas import ApiModel, PageOut
 from domain.audit import AuditFilter
 from domain.auth import ActorType
 from domain.services import audit
 
-router = APIRouter(prefix="/axon/audit-logs", tags=["audit"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/audit-logs", tags=["audit"])
 
 
 class AuditEntryOut(ApiModel):

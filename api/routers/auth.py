@@ -8,12 +8,13 @@ from fastapi import APIRouter, status
 from pydantic import EmailStr, Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, ReadUowDep, UowDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel
 from domain.auth import ActorType, Role
 from domain.errors import NotFound
 from domain.services.auth import Registration, TokenPair
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=DirectRoute, prefix="/auth", tags=["auth"])
 
 Password = Annotated[str, Field(min_length=10, max_length=256, description="At least 10 characters")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

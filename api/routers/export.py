@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from api.deps import AdminPrincipal, ContainerDep
+from api.direct import DirectRoute
 from api.routers.accounts import AccountOut
 from api.routers.audit import AuditEntryOut
 from api.routers.integrations import IntegrationOut
@@ -22,7 +23,7 @@ from api.routers.souls import SoulOut
 from api.routers.users import UserOut
 from api.schemas import ApiModel
 
-router = APIRouter(prefix="/axon", tags=["organization"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon", tags=["organization"])
 
 
 class ExportedOrganization(ApiModel):

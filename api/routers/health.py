@@ -14,8 +14,9 @@ from sqlalchemy import text
 from adapters.temporal.health import fresh_pollers, server_reachable
 from api.container import Container
 from api.deps import ContainerDep
+from api.direct import DirectRoute
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(route_class=DirectRoute, prefix="/health", tags=["health"])
 log = logging.getLogger(__name__)
 _CHECK_TIMEOUT_S = 4.0
 

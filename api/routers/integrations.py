@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, SecretStr
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel
 from domain.channels.integrations import Integration
 from domain.identity.platforms import Platform
 
-router = APIRouter(prefix="/integrations", tags=["integrations"])
+router = APIRouter(route_class=DirectRoute, prefix="/integrations", tags=["integrations"])
 
 
 class IntegrationOut(ApiModel):

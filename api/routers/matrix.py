@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import Field, StringConstraints, TypeAdapter
 
 from api.deps import ContainerDep, CurrentPrincipal
+from api.direct import DirectRoute
 from api.errors import problem
 from api.routers.integrations import IntegrationOut
 from api.routers.souls import SoulOut
@@ -19,7 +20,7 @@ from domain.identity.platforms import Platform
 from domain.pagination import DEFAULT_LIMIT, Cursor, PageRequest
 from domain.services.matrix import BulkFailed, BulkOperation, BulkResult, MappingInput
 
-router = APIRouter(prefix="/axon/matrix", tags=["matrix"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/matrix", tags=["matrix"])
 
 # The whole matrix of a large organization (1,000 souls) fits one request.
 MAX_MATRIX_SOULS = 1000

@@ -8,10 +8,11 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from api.deps import AdminPrincipal, ClientIp, ContainerDep, CurrentPrincipal
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, changes_of
 from domain.identity.risk import OverLimitPolicy
 
-router = APIRouter(prefix="/axon/organization", tags=["organization"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/organization", tags=["organization"])
 
 
 _POLICY = (

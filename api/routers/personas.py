@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.personas import Persona
 
-router = APIRouter(prefix="/axon/personas", tags=["personas"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/personas", tags=["personas"])
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, Field(max_length=500)]

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints, field_validator
 
 from api.deps import AdminPrincipal, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.publishing.posts import Delivery, DeliveryState, Media, Post, PostFilter
 from domain.services.posts import PostInput, PostView
 
-router = APIRouter(prefix="/axon/posts", tags=["posts"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/posts", tags=["posts"])
 
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 PostId = Annotated[str, Path(max_length=64)]

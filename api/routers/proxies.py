@@ -11,11 +11,12 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import AfterValidator, Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, PageOut, changes_of
 from domain.errors import InvalidInput
 from domain.identity.proxies import HealthStatus, Proxy, ProxyFilter, ProxyProtocol, ProxyStatus, ProxyType
 
-router = APIRouter(prefix="/axon/proxies", tags=["proxies"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/proxies", tags=["proxies"])
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 

@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.souls import Soul, SoulFilter, SoulStatus
 
-router = APIRouter(prefix="/axon/souls", tags=["souls"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/souls", tags=["souls"])
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

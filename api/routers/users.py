@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, status
 from pydantic import EmailStr, Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep, ReadUowDep, UowDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, PageOut
 from domain.auth import Role
 from domain.organizations import User
 from domain.services.users import NewUser, UserChanges
 
-router = APIRouter(prefix="/auth/users", tags=["users"])
+router = APIRouter(route_class=DirectRoute, prefix="/auth/users", tags=["users"])
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 UserId = Annotated[str, Path(max_length=64)]

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Body, Path
 from pydantic import Field
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal
+from api.direct import DirectRoute
 from api.schemas import ApiInput, JsonObject
 
-router = APIRouter(prefix="/axon/accounts", tags=["warming"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/accounts", tags=["warming"])
 
 AccountId = Annotated[str, Path(max_length=64)]
 

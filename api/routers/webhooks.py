@@ -11,11 +11,12 @@ from fastapi import APIRouter, Path, status
 from pydantic import Field, StringConstraints
 
 from api.deps import AdminPrincipal, ClientIp, ContainerDep, CurrentPrincipal, PageDep
+from api.direct import DirectRoute
 from api.schemas import ApiInput, ApiModel, PageOut, changes_of
 from domain.notifications.webhooks import Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookEvent
 from domain.services.webhooks import MAX_URL_LENGTH, WebhookInput
 
-router = APIRouter(prefix="/axon/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=DirectRoute, prefix="/axon/webhooks", tags=["webhooks"])
 
 WebhookId = Annotated[str, Path(max_length=64)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_URL_LENGTH)]

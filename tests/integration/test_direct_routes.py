@@ -1,0 +1,99 @@
+"""Routes answered by api.direct answer exactly as FastAPI's own handler would, and only routes it can serve take it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import Depends
+from fastapi.routing import APIRoute
+
+from api.direct import DirectRoute
+from api.main import create_app
+from tests.conftest import Api
+
+
+def _general(_: Any = None) -> None:
+    """Overridden in one app only: any dependency override sends every request to FastAPI's own handler."""
+
+
+@asynccontextmanager
+async def _client(api: Api, *, general: bool) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(container=api.container)
+    if general:
+        app.dependency_overrides[_general] = _general
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+def _direct_routes(api: Api) -> dict[tuple[str, str], bool]:
+    app = create_app(container=api.container)
+    return {
+        (method, route.path): getattr(route, "answers_directly", False)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+
+
+async def test_direct_answers_are_the_same_as_fastapis_own(api: Api) -> None:
+    owner = await api.register()
+    other = await api.register(org="Other")
+    h = owner["headers"]
+    soul = (await api.http.post("/axon/souls", json={"name": "Nova"}, headers=h)).json()
+    account = (
+        await api.http.post(
+            "/axon/accounts",
+            json={"soulId": soul["id"], "platform": "x", "handle": "nova", "credentials": {"password": "pw"}},
+            headers=h,
+        )
+    ).json()
+    requests: list[tuple[str, dict[str, str]]] = [
+        (f"/axon/accounts/{account['id']}", h),
+        (f"/axon/souls/{soul['id']}", h),
+        (f"/axon/accounts/{account['id']}", other["headers"]),  # another organization's: 404
+        ("/axon/accounts/" + "a" * 65, h),  # longer than the path parameter allows: 422 naming it
+        ("/axon/accounts/" + "a" * 65, {}),  # not authenticated: 401 whatever the path says
+        (f"/axon/accounts/{account['id']}", {"Authorization": "Bearer nonsense"}),
+        ("/health/live", {}),
+    ]
+    async with _client(api, general=False) as direct, _client(api, general=True) as general:
+        for path, headers in requests:
+            ours, theirs = await direct.get(path, headers=headers), await general.get(path, headers=headers)
+            assert (ours.status_code, ours.headers, ours.content) == (
+                theirs.status_code,
+                theirs.headers,
+                theirs.content,
+            ), path
+    statuses = [(await api.http.get(path, headers=headers)).status_code for path, headers in requests]
+    assert statuses == [200, 200, 404, 422, 401, 401, 200]
+
+
+async def test_only_routes_without_body_query_or_other_parameters_answer_directly(api: Api) -> None:
+    routes = _direct_routes(api)
+    assert routes["GET", "/axon/accounts/{account_id}"]
+    assert routes["GET", "/axon/souls/{soul_id}"]
+    assert routes["GET", "/health/live"]
+    assert not routes["GET", "/axon/accounts"]  # query parameters and the page dependency
+    assert not routes["POST", "/axon/accounts"]  # a body
+    assert not routes["DELETE", "/axon/accounts/{account_id}"]  # no response model: 204
+
+
+def test_a_route_with_a_dependency_that_takes_more_than_the_request_is_left_to_fastapi() -> None:
+    async def needs_query(limit: int = 3) -> int:
+        return limit
+
+    async def endpoint(value: int = 0) -> dict[str, int]:
+        return {"value": value}
+
+    async def with_query(value: int = Depends(needs_query)) -> dict[str, int]:
+        return {"value": value}
+
+    plain = DirectRoute("/plain/{value}", endpoint, response_model=dict[str, int])
+    nested = DirectRoute("/nested", with_query, response_model=dict[str, int])
+    assert plain.answers_directly
+    assert not nested.answers_directly
