@@ -1,25 +1,16 @@
-"""`python -m api`: serve the API with uvicorn on the configured host and port."""
+"""`python -m api`: serve the API on the configured host and port, in API_WORKERS processes."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from adapters.logs import configure_logging
+from api.workers import serve
 from settings import Settings
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        workers=settings.api_workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ same either way, built from the same signature.
 
 from __future__ import annotations
 
+import email.message
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
@@ -75,14 +77,83 @@ def _plain_request_dependency(dependant: Dependant) -> bool:
     )
 
 
-def _has_parameters(dependant: Dependant) -> bool:
+def _has_parameters(dependant: Dependant, *, body: bool = True) -> bool:
     return bool(
         dependant.query_params
         or dependant.header_params
         or dependant.cookie_params
-        or dependant.body_params
+        or (body and dependant.body_params)
         or any(getattr(dependant, name, None) is not None for name in _OTHER_SPECIAL_PARAMS)
     )
+
+
+class _JsonBody:
+    """The one JSON body of a route, read and checked as FastAPI reads and checks a single, not embedded, body."""
+
+    def __init__(self, field: Any, strict_content_type: bool) -> None:
+        self.name: str = field.name
+        self._validator = _validator(field.field_info)
+        self._required = field.field_info.is_required()
+        self._strict = strict_content_type
+
+    @staticmethod
+    def of(route: APIRoute) -> _JsonBody | bool | None:
+        """None: the route has no body; False: it has one this module does not read (form, embedded, several)."""
+        fields = route.dependant.body_params
+        if not fields:
+            return None
+        strict = getattr(route, "strict_content_type", None)
+        strict = strict.value if isinstance(strict, DefaultPlaceholder) else strict
+        info = fields[0].field_info
+        if (
+            len(fields) != 1
+            or type(info) is not params.Body
+            or getattr(info, "embed", None)
+            or getattr(route, "_embed_body_fields", True) is not False
+            or not isinstance(strict, bool)
+        ):
+            return False
+        return _JsonBody(fields[0], strict)
+
+    async def read(self, request: Request) -> Any:
+        """The body as FastAPI hands it to validation: parsed JSON when it says it is JSON, else its bytes."""
+        raw = await request.body()
+        if not raw:
+            return _MISSING
+        content_type = request.headers.get("content-type")
+        if content_type is None:
+            is_json = not self._strict
+        else:
+            message = email.message.Message()
+            message["content-type"] = content_type
+            subtype = message.get_content_subtype()
+            is_json = message.get_content_maintype() == "application" and (
+                subtype == "json" or subtype.endswith("+json")
+            )
+        if not is_json:
+            return raw
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
+                     "ctx": {"error": exc.msg}}  # fmt: skip
+            raise RequestValidationError([error], body=exc.doc) from exc
+        except ValueError as exc:  # not UTF-8 text, say
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+
+    def validate(self, body: Any, values: dict[str, Any], errors: list[Any]) -> None:
+        if body is _MISSING:
+            if self._required:
+                errors.append({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
+                return
+            body = None
+        try:
+            values[self.name] = self._validator.validate_python(body, from_attributes=True)
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+
+
+_MISSING = object()
 
 
 def _validator(info: FieldInfo) -> TypeAdapter[Any]:
@@ -94,11 +165,13 @@ def _validator(info: FieldInfo) -> TypeAdapter[Any]:
 def _direct_handler(route: APIRoute, general: Handler) -> Handler | None:
     dependant = route.dependant
     endpoint = dependant.call
+    body = _JsonBody.of(route)
     plain = all(_plain_request_dependency(d) for d in dependant.dependencies)
     if (
         endpoint is None
         or not inspect.iscoroutinefunction(endpoint)
-        or _has_parameters(dependant)
+        or _has_parameters(dependant, body=False)
+        or body is False
         or not plain
         or len({d.call for d in dependant.dependencies}) != len(dependant.dependencies)
         or route.response_model is None
@@ -123,10 +196,14 @@ def _direct_handler(route: APIRoute, general: Handler) -> Handler | None:
     exclude_none = route.response_model_exclude_none
     status_code = route.status_code or 200
     overrides = route.dependency_overrides_provider
+    json_body = body if isinstance(body, _JsonBody) else None
 
     async def handle(request: Request) -> Response:
         if overrides is not None and getattr(overrides, "dependency_overrides", None):
             return await general(request)
+        # FastAPI's order: the body is read first (malformed JSON is a 422 even before authentication), then the
+        # dependencies, then every parameter is checked and all their errors answered together.
+        received = await json_body.read(request) if json_body else None
         values: dict[str, Any] = {}
         # Dependencies first, in declaration order, then the parameters, as FastAPI does: a request that is not
         # authenticated is a 401 whatever its path says.
@@ -141,6 +218,8 @@ def _direct_handler(route: APIRoute, general: Handler) -> Handler | None:
                 values[name] = validator.validate_python(raw[alias])
             except ValidationError as exc:
                 errors += [{**e, "loc": ("path", alias, *e["loc"])} for e in exc.errors(include_url=False)]
+        if json_body:
+            json_body.validate(received, values, errors)
         if errors:
             raise RequestValidationError(errors)
         if request_name is not None:

@@ -369,3 +369,38 @@ async def test_an_id_no_record_can_have_reads_as_missing(document_store: Documen
     with pytest.raises(ReferenceNotFound):
         await document_store.accounts.add(make.account(ORG, soul_id=client_id))
     assert [s.id for s in (await document_store.souls.find(ORG, SoulFilter(), PageRequest())).items] == [soul.id]
+
+
+async def test_point_reads_made_together_each_get_their_own_row(document_store: DocumentStore) -> None:
+    """On PostgreSQL reads made at once go to the database as one statement (adapters.sql.coalesce): each caller
+    still gets its own row, only within its own organization, the same row twice when asked twice, and None for a
+    missing one; a key the database refuses (a NUL character) fails its own read, not its neighbours'."""
+    soul = make.soul(ORG)
+    await document_store.souls.add(soul)
+    other_soul = make.soul(OTHER)
+    await document_store.souls.add(other_soul)
+    accounts = [make.account(ORG, soul.id, handle=f"together_{i}") for i in range(6)]
+    for account in accounts:
+        await document_store.accounts.add(account)
+    foreign = make.account(OTHER, other_soul.id, handle="together_foreign")
+    await document_store.accounts.add(foreign)
+    asked = [(ORG, a.id) for a in accounts] + [(ORG, accounts[0].id), (ORG, foreign.id), (OTHER, foreign.id),
+                                               (ORG, "missing"), (OTHER, accounts[1].id)]  # fmt: skip
+    found = await asyncio.gather(*(document_store.accounts.get(org, account_id) for org, account_id in asked))
+    assert [a.id if a else None for a in found] == [a.id for a in accounts] + [
+        accounts[0].id, None, foreign.id, None, None,
+    ]  # fmt: skip
+    assert found[0] == accounts[0]
+    souls = await asyncio.gather(document_store.souls.get(ORG, soul.id), document_store.souls.get(OTHER, soul.id))
+    assert souls[0] is not None
+    assert souls[0].account_ids == [a.id for a in accounts]
+    assert souls[1] is None
+    results = await asyncio.gather(
+        document_store.accounts.get(ORG, accounts[2].id),
+        document_store.accounts.get(ORG, "bad\x00id"),
+        document_store.accounts.get(ORG, accounts[3].id),
+        return_exceptions=True,
+    )
+    assert results[0] == accounts[2]
+    assert results[2] == accounts[3]
+    assert results[1] is None or isinstance(results[1], Exception)

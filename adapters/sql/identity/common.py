@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from adapters.sql.coalesce import Coalescer
 from adapters.sql.engine import WRITE, gated, reader, write_gate
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
 from adapters.sql.in_place import LocalSqlite, ReadConnection, database_file, local_reader
@@ -152,30 +153,33 @@ class RawReader:
             f"SELECT {', '.join(selected)} FROM {table.name}"  # noqa: S608
             f" WHERE {table.name}.{table.c[key].name} = {mark[0]} AND {table.name}.organization_id = {mark[1]}"
         )
+        # Many rows at once on PostgreSQL, each (key, organization) pair joined to the table.
+        self._many_sql = (
+            f"SELECT {', '.join(selected)} FROM {table.name}"  # noqa: S608
+            f" JOIN unnest($1::text[], $2::text[]) AS wanted(key, organization_id)"
+            f" ON {table.name}.{table.c[key].name} = wanted.key"
+            f" AND {table.name}.organization_id = wanted.organization_id"
+        )
+        self._key_at = columns.index(table.c[key].name)
+        self._organization_at = columns.index("organization_id")
         columns += [computed[0]] if computed else []
         self._json = {c.name for c in table.c if isinstance(c.type, JSON)}
         self._times = {c.name for c in table.c if isinstance(c.type, UTCDateTime)}
         self._columns = columns
         path = database_file(engine)
         self._local = LocalSqlite(path) if path else None
+        self._together: Coalescer[tuple[str, str], tuple[Any, ...]] | None = (
+            None if self._sqlite else Coalescer(self._fetch_many, self._fetch_one)
+        )
 
     async def get(self, row_key: str, organization_id: str) -> dict[str, Any] | None:
         rows = self._local.fetch(self._sql, (row_key, organization_id)) if self._local else None
         if rows is not None:
             row = rows[0] if rows else None
+        elif self._together is not None:
+            row = await self._together.get((row_key, organization_id))
         else:
-            # The pool's connection itself, without a SQLAlchemy Connection around it: half the client-side cost.
-            pooled = await self._engine.raw_connection()
-            try:
-                raw: Any = pooled.driver_connection
-                if self._sqlite:
-                    async with raw.execute(self._sql, (row_key, organization_id)) as cursor:
-                        row = await cursor.fetchone()
-                else:
-                    row = await raw.fetchrow(self._sql, row_key, organization_id)
-            finally:
-                # In a greenlet: returning an overflow connection closes it, which awaits the driver.
-                await greenlet_spawn(pooled.close)
+            row = await self._fetch_one((row_key, organization_id))
         if row is None:
             return None
         values = dict(zip(self._columns, tuple(row), strict=True))
@@ -189,3 +193,30 @@ class RawReader:
             if isinstance(moment, datetime):
                 values[name] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         return values
+
+    async def _fetch_one(self, wanted: tuple[str, str]) -> tuple[Any, ...] | None:
+        # The pool's connection itself, without a SQLAlchemy Connection around it: half the client-side cost.
+        pooled = await self._engine.raw_connection()
+        try:
+            raw: Any = pooled.driver_connection
+            if self._sqlite:
+                async with raw.execute(self._sql, wanted) as cursor:
+                    row = await cursor.fetchone()
+            else:
+                row = await raw.fetchrow(self._sql, *wanted)
+        finally:
+            # In a greenlet: returning an overflow connection closes it, which awaits the driver.
+            await greenlet_spawn(pooled.close)
+        return tuple(row) if row is not None else None
+
+    async def _fetch_many(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        if len(wanted) == 1:
+            row = await self._fetch_one(wanted[0])
+            return {wanted[0]: row} if row is not None else {}
+        pooled = await self._engine.raw_connection()
+        try:
+            raw: Any = pooled.driver_connection
+            rows = await raw.fetch(self._many_sql, [k for k, _ in wanted], [o for _, o in wanted])
+        finally:
+            await greenlet_spawn(pooled.close)
+        return {(row[self._key_at], row[self._organization_at]): tuple(row) for row in rows}
