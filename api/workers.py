@@ -58,7 +58,10 @@ def _worker() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     sock = listener(settings.api_host, settings.api_port)
-    uvicorn.Server(uvicorn_config(settings)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn_config(settings))
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
 
 
 class Supervisor:
@@ -118,6 +121,9 @@ class Supervisor:
 
 def serve(settings: Settings) -> None:
     if settings.api_workers == 1:
-        uvicorn.Server(uvicorn_config(settings)).run()
+        server = uvicorn.Server(uvicorn_config(settings))
+        server.run()
+        if not server.started:  # as uvicorn.run: a server that never started (its port taken, say) fails
+            sys.exit(3)
         return
     sys.exit(Supervisor(settings).run())

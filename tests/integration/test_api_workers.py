@@ -123,3 +123,12 @@ def test_a_port_in_use_fails_at_once(api_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert b"cannot listen" in result.stderr + result.stdout
     assert time.monotonic() - started < 30
+
+
+def test_one_worker_on_a_port_in_use_fails_too(api_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(api_env["API_PORT"])))
+        taken.listen()
+        env = {**api_env, "API_WORKERS": "1"}
+        result = subprocess.run([sys.executable, "-m", "api"], cwd=ROOT, env=env, capture_output=True, timeout=60)
+    assert result.returncode != 0
