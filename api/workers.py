@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # A worker that exits sooner than this after it started failed to start: starting it again would fail the same way.
 _STARTUP_S = 5.0
 _STOP_TIMEOUT_S = 30.0
+_ORPHAN_CHECK_S = 0.5
 
 
 def listener(host: str, port: int) -> socket.socket:
@@ -59,9 +62,19 @@ def _worker() -> None:
     configure_logging(settings.log_level)
     sock = listener(settings.api_host, settings.api_port)
     server = uvicorn.Server(uvicorn_config(settings))
+    threading.Thread(target=_exit_with_supervisor, args=(server, os.getppid()), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(3)
+
+
+def _exit_with_supervisor(server: uvicorn.Server, supervisor: int) -> None:
+    """A supervisor killed outright (SIGKILL, OOM) cannot stop its workers: each notices it is gone and shuts down,
+    rather than serving on as an orphan nobody supervises, holding the port."""
+    while os.getppid() == supervisor:
+        time.sleep(_ORPHAN_CHECK_S)
+    log.warning("the API supervisor %s is gone; this worker stops", supervisor)
+    server.should_exit = True
 
 
 class Supervisor:

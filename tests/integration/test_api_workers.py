@@ -70,8 +70,12 @@ def server(api_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         yield proc
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _wait(condition: object, timeout_s: float = 60.0) -> None:
@@ -132,3 +136,11 @@ def test_one_worker_on_a_port_in_use_fails_too(api_env: dict[str, str]) -> None:
         env = {**api_env, "API_WORKERS": "1"}
         result = subprocess.run([sys.executable, "-m", "api"], cwd=ROOT, env=env, capture_output=True, timeout=60)
     assert result.returncode != 0
+
+
+def test_workers_stop_when_their_supervisor_is_killed(server: subprocess.Popen[bytes]) -> None:
+    _wait(lambda: len(_listening_workers(server.pid)) == 2)
+    workers = _children(server.pid)
+    server.kill()  # SIGKILL: no chance to stop its workers itself
+    server.wait()
+    _wait(lambda: not [p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in _state(p)], timeout_s=30)
