@@ -26,6 +26,7 @@ from types import FrameType
 import uvicorn
 
 from adapters.logs import configure_logging
+from api.http_protocol import GatheringHttpToolsProtocol
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        http=GatheringHttpToolsProtocol,
     )
 
 
