@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         app.state.container = container or await build(settings)
+        # Everything built so far (modules, the app, the container) lives as long as the process: moved out of the
+        # collector's generations, a full collection no longer walks it. Those walks paused every request of a
+        # worker for tens of milliseconds, several times a second under load (the PostgreSQL read p99).
+        gc.freeze()
         try:
             yield
         finally:

@@ -15,6 +15,8 @@ class TtlCache(Generic[K, V]):
         self.ttl_s = ttl_s
         self._max = max_entries
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        # Counts clears: a value computed from what was read before a clear must not be stored after it.
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         if self.ttl_s <= 0:
@@ -38,6 +40,7 @@ class TtlCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+        self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -8,6 +8,8 @@ follow within the TTL. A request of an organization being deleted, or deleted, a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,12 +50,39 @@ class PrincipalResolver:
         self._api_keys = api_keys
         self._clock = clock
         self._cache = cache
+        self._in_flight: dict[tuple[str, int], asyncio.Future[CachedPrincipal]] = {}
 
     async def from_bearer(self, token: str) -> Principal:
         key = "b:" + digest(token)
         # A cached entry means this exact token was verified; only its expiry can have changed since.
         if (cached := self._cache.get(key)) is not None and cached.expires_at > self._clock.now():
             return cached.principal
+        return await self._resolve_once(key, lambda: self._resolve_bearer(token))
+
+    async def _resolve_once(self, key: str, resolve: Callable[[], Awaitable[CachedPrincipal]]) -> Principal:
+        """One resolution per key at a time, shared by every request that misses meanwhile, then cached.
+
+        A client's requests arrive together; when its cached principal expires, they would all miss at once and each
+        query the database (16 at once per process in the read benchmark, its p99 on PostgreSQL). The resolution
+        runs as its own task, so a request that gives up does not cancel it for the others. After a cache clear
+        (access ended), requests start a fresh resolution, and one begun before the clear is not cached."""
+        generation = self._cache.generation
+        flight = self._in_flight.get((key, generation))
+        if flight is None or flight.get_loop() is not asyncio.get_running_loop():
+            flight = asyncio.ensure_future(resolve())
+            self._in_flight[(key, generation)] = flight
+            flight.add_done_callback(lambda done: self._landed(key, generation, done))
+        return (await asyncio.shield(flight)).principal
+
+    def _landed(self, key: str, generation: int, flight: asyncio.Future[CachedPrincipal]) -> None:
+        if self._in_flight.get((key, generation)) is flight:
+            del self._in_flight[(key, generation)]
+        if flight.cancelled() or flight.exception() is not None:  # retrieved here, whoever else still awaits it
+            return
+        if self._cache.generation == generation:
+            self._cache.put(key, flight.result())
+
+    async def _resolve_bearer(self, token: str) -> CachedPrincipal:
         claims = self._tokens.verify_access(token)
         # A transaction only on a miss, and a reading one: a hit costs no database work at all.
         async with self._uows.reading() as uow:
@@ -71,15 +100,16 @@ class PrincipalResolver:
             role=user.role,  # the current role, not the one at sign-in
             session_id=claims.session_id,
         )
-        self._cache.put(key, CachedPrincipal(principal, claims.expires_at))
-        return principal
+        return CachedPrincipal(principal, claims.expires_at)
 
     async def from_api_key(self, raw: str) -> Principal:
         key = "k:" + digest(raw)
         if (cached := self._cache.get(key)) is not None:
             return cached.principal
+        return await self._resolve_once(key, lambda: self._resolve_api_key(raw))
+
+    async def _resolve_api_key(self, raw: str) -> CachedPrincipal:
         async with self._uows() as uow:  # it may record the key's last use
             principal = await self._api_keys.authenticate(uow, raw)
             await _ensure_not_deleted(uow, principal.organization_id)
-        self._cache.put(key, CachedPrincipal(principal, NEVER))
-        return principal
+        return CachedPrincipal(principal, NEVER)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.conftest import Api, ApiFactory
 
@@ -158,3 +159,29 @@ async def test_logout_reaches_other_api_processes_within_the_auth_cache_ttl(api_
     assert (await here.http.get("/auth/me", headers=owner["headers"])).status_code == 401  # at once where it happened
     await asyncio.sleep(0.6)
     assert (await elsewhere.http.get("/auth/me", headers=owner["headers"])).status_code == 401
+
+
+async def test_requests_that_miss_the_principal_cache_together_share_one_lookup(api: Api) -> None:
+    """A client's concurrent requests after its cached principal expired resolve it once, not once each."""
+    owner = await api.register()
+    resolver = api.container.principals
+    uows = resolver._uows
+    lookups = 0
+
+    def counting_reading() -> Any:
+        nonlocal lookups
+        lookups += 1
+        return uows.reading()
+
+    resolver._uows = type("Counting", (), {"reading": staticmethod(counting_reading), "__call__": uows.__call__})()
+    api.container.principals._cache.clear()
+    answers = await asyncio.gather(*(api.http.get("/auth/me", headers=owner["headers"]) for _ in range(20)))
+    assert [a.status_code for a in answers] == [200] * 20
+    assert lookups == 1
+    answers = await asyncio.gather(*(api.http.get("/auth/me", headers=owner["headers"]) for _ in range(5)))
+    assert lookups == 1  # cached now
+    api.container.principals._cache.clear()  # access changed: the next request looks again
+    assert (await api.http.get("/auth/me", headers=owner["headers"])).status_code == 200
+    assert lookups == 2
+    bad = await asyncio.gather(*(api.http.get("/auth/me", headers={"Authorization": "Bearer x.y.z"}) for _ in range(3)))
+    assert [b.status_code for b in bad] == [401] * 3
