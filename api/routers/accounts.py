@@ -119,8 +119,8 @@ class AccountOut(ApiModel):
 
     @classmethod
     def of(cls, account: Account) -> AccountOut:
-        data = account.model_dump(exclude={"credentials", "backup_codes_count", "organization_id"})
-        return cls(**data, credentials=CredentialSummary.model_validate(summary(account)))
+        # The domain fields as they are (no dump of a copy first): what the response does not declare is ignored.
+        return cls.model_validate({**vars(account), "credentials": summary(account)})
 
 
 class RevealedCredentials(ApiModel):

@@ -104,8 +104,9 @@ class ProxyOut(ApiModel):
 
     @classmethod
     def of(cls, proxy: Proxy) -> ProxyOut:
-        data = proxy.model_dump(exclude={"username", "password", "recent_checks", "organization_id"})
-        return cls(**data, credentials=ProxyCredentialsOut(username=proxy.username, has_password=bool(proxy.password)))
+        # The domain fields as they are (no dump of a copy first): what the response does not declare is ignored.
+        credentials = ProxyCredentialsOut(username=proxy.username, has_password=bool(proxy.password))
+        return cls.model_validate({**vars(proxy), "credentials": credentials})
 
 
 class ProxyTestOut(ApiModel):

@@ -56,7 +56,7 @@ class SoulOut(ApiModel):
 
     @classmethod
     def of(cls, soul: Soul) -> SoulOut:
-        return cls.model_validate(soul.model_dump())
+        return cls.model_validate(vars(soul))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SoulOut)

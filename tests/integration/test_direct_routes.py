@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi import Depends
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from api.direct import DirectRoute
 from api.main import create_app
@@ -140,3 +142,26 @@ async def test_direct_answers_to_bodies_are_the_same_as_fastapis_own(api: Api) -
         for method, path, headers, content in requests
     ]
     assert statuses == [201, 201, 422, 422, 401, 422, 422, 422, 422, 422, 422, 400, 200, 422, 422]
+
+
+def _paths_near(template: str) -> list[str]:
+    """Request paths of a route's own shape and of shapes next to it: a segment more or less, a trailing slash."""
+    filled = re.sub(r"{[^}]*}", "x1", template)
+    return [filled, filled + "/", filled + "/extra", filled.rsplit("/", 1)[0], "/extra" + filled, filled + "x"]
+
+
+def test_the_shape_check_matches_exactly_what_the_route_pattern_matches(api: Api) -> None:
+    app = create_app(container=api.container)
+    routes = [route for route in app.routes if isinstance(route, DirectRoute)]
+    templates = {route.path_format for route in routes} | {"/", "/axon", "/axon/accounts//x1", "/health/live/"}
+    paths = sorted({path for template in templates for path in _paths_near(template)})
+    compared = 0
+    for route in routes:
+        for path in paths:
+            for method in ("GET", "POST"):
+                for root_path in ("", "/api"):
+                    scope = {"type": "http", "path": root_path + path, "root_path": root_path, "method": method}
+                    ours = route.matches(dict(scope))
+                    assert ours == APIRoute.matches(route, dict(scope)), (route.path_format, path, method, root_path)
+                    compared += ours[0] is not Match.NONE
+    assert compared >= 2 * len(routes)  # every route matched its own paths, with and without a root path
