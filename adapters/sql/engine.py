@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from adapters.sql import json_text
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -33,13 +35,21 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             pool_size=pool_size,
             max_overflow=pool_size // 2,
             pool_reset_on_return=None,
+            json_deserializer=json_text.loads,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # No pre-ping: it costs a round trip per request. A connection found dead fails one request with 503 and the pool
     # replaces it; recycling keeps connections younger than typical server and proxy idle limits.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size // 2, pool_recycle=1800)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size // 2,
+        pool_recycle=1800,
+        json_deserializer=json_text.loads,
+    )
 
 
 WRITE = {"sqlite_begin": "IMMEDIATE"}

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
+from adapters.sql import json_text
 from adapters.sql.engine import reader
 
 # A reader that meets a lock (rare in WAL mode: recovery, a schema change) gives up quickly and takes the async path.
@@ -115,7 +116,12 @@ def shared_engine(
         engine = _ENGINES.get((kind, path))
         if engine is None:
             engine = create_engine(
-                "sqlite://", creator=opener, poolclass=QueuePool, pool_size=pool_size, max_overflow=-1
+                "sqlite://",
+                creator=opener,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=-1,
+                json_deserializer=json_text.loads,
             )
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
             if on_commit is not None:

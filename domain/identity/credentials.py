@@ -74,7 +74,11 @@ def open_one(sealer: FieldSealer, account: Account, name: str) -> str | None:
 
 def summary(account: Account) -> dict[str, Any]:
     """What a response may say about the credentials: which are stored, never their values."""
-    out: dict[str, Any] = {f"has{name[0].upper()}{name[1:]}": name in account.credentials for name in CREDENTIAL_FIELDS}
-    out.pop("hasBackupCodes")
+    stored = account.credentials
+    out: dict[str, Any] = {said: name in stored for name, said in _SAID}
     out["backupCodesCount"] = account.backup_codes_count
     return out
+
+
+# (field, what a summary calls it), computed once: every account response builds a summary.
+_SAID = [(name, f"has{name[0].upper()}{name[1:]}") for name in CREDENTIAL_FIELDS if name != "backupCodes"]

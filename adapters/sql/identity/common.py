@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from adapters.sql import json_text
 from adapters.sql.coalesce import Coalescer
 from adapters.sql.engine import WRITE, gated, reader, write_gate
 from adapters.sql.identity_tables import AccountRow, PersonaRow, ProxyRow, SoulRow
@@ -185,7 +185,7 @@ class RawReader:
         values = dict(zip(self._columns, tuple(row), strict=True))
         for name in self._json:
             if isinstance(values[name], str):
-                values[name] = json.loads(values[name])
+                values[name] = json_text.loads(values[name])
         for name in self._times:
             moment = values[name]
             if isinstance(moment, str):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql import json_text
 from adapters.sql.identity.common import (
     ACCOUNT,
     PERSONA,
@@ -61,7 +61,7 @@ _ACCOUNT_IDS_PG = "array(SELECT a.id FROM account AS a WHERE a.soul_id = soul.id
 
 def _account_ids(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [account_id for _, account_id in sorted(json.loads(value))]
+        return [account_id for _, account_id in sorted(json_text.loads(value))]
     return list(value or [])
 
 
