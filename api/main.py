@@ -66,9 +66,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # stays first: probes call it constantly). Prefixes never overlap, so order changes no answer.
     routers = (health, warming, accounts, souls, posts, matrix, integrations, personas, proxies, auth, users,
                organization, webhooks, api_keys, audit, export)  # fmt: skip
+    # FastAPI's own pages (the OpenAPI document, Swagger UI, ReDoc) go after the API's routes: read by people now and
+    # then, they were tried first, by regex, on every request. No API route matches their paths (a test checks).
+    pages = list(app.router.routes)
+    app.router.routes.clear()
     for module in routers:
         # The routes themselves, not include_router: FastAPI 0.165 keeps an included router as a nested matcher that
         # scans its routes twice per request (to match, then to handle) with scope bookkeeping on every candidate,
         # 12% of the CPU of GET /axon/accounts/{id}. Each route already holds its full path, tags and responses.
         app.router.routes.extend(module.router.routes)
+    app.router.routes.extend(pages)
     return app

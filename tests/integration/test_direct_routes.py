@@ -165,3 +165,22 @@ def test_the_shape_check_matches_exactly_what_the_route_pattern_matches(api: Api
                     assert ours == APIRoute.matches(route, dict(scope)), (route.path_format, path, method, root_path)
                     compared += ours[0] is not Match.NONE
     assert compared >= 2 * len(routes)  # every route matched its own paths, with and without a root path
+
+
+async def test_fastapis_own_pages_come_last_and_still_answer(api: Api) -> None:
+    app = create_app(container=api.container)
+    pages = [route for route in app.routes if not isinstance(route, APIRoute)]
+    assert {getattr(route, "path", None) for route in pages} == {
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
+    assert app.routes[-len(pages) :] == pages  # tried after every API route
+    for page in pages:
+        path: str = getattr(page, "path", "")
+        scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        assert all(route.matches(dict(scope))[0] is Match.NONE for route in app.routes if route not in pages), path
+    async with _client(api, general=False) as client:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert (await client.get(path)).status_code == 200, path
