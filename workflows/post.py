@@ -50,6 +50,9 @@ class PostWorkflow:
         self._cancel = False
         self._decided = False
         self._quiet_first_try = False
+        # A publish attempt is running, and the account's limits were loosened since it began (see recheck).
+        self._attempting = False
+        self._loosened_during_attempt = False
 
     # --- messages --------------------------------------------------------------------------------------------
 
@@ -90,12 +93,20 @@ class PostWorkflow:
     @workflow.update
     def recheck(self) -> PostState:
         """The account's risk limits were loosened (a cooldown cleared, a higher daily limit): a delivery waiting
-        for its window tries again now, and the publish checks the limits again. Its publish date stays."""
+        for its window tries again now, and the publish checks the limits again. Its publish date stays.
+
+        Also taken while an attempt runs: the attempt's activity records the delivery as waiting before this
+        workflow hears of it, and a loosening that reads that record in between would otherwise be refused and the
+        delivery sleep out the old window. The attempt's wait is then skipped, and the next attempt checks again."""
         self._changed = True
+        if self._attempting:
+            self._loosened_during_attempt = True
         return self._state
 
     @recheck.validator
     def _validate_recheck(self) -> None:
+        if self._attempting and not self._cancel:
+            return
         self._require_waiting()
         if self._state.wait_until is None:
             raise ApplicationError("the delivery is not waiting for a window", type="NotWaiting", non_retryable=True)
@@ -188,18 +199,7 @@ class PostWorkflow:
         attempts = params.publish_attempts
         while True:
             try:
-                outcome: PublishOutcome = await workflow.execute_activity_method(
-                    PublishingActivities.publish,
-                    ref,
-                    task_queue=params.platform_queue,
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=params.heartbeat_timeout_s),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(seconds=1),
-                        maximum_interval=timedelta(minutes=2),
-                        maximum_attempts=1 if quiet_first_try else attempts,
-                    ),
-                )
+                outcome = await self._attempt(ref, params, 1 if quiet_first_try else attempts)
             except ActivityError as exc:
                 if quiet_first_try and exc.retry_state not in _SETTLED and attempts > 1:
                     # A transient failure (or a lost worker): retry as the server would have, now searchable.
@@ -240,6 +240,25 @@ class PostWorkflow:
             self._set_state(outcome.state)
             return outcome
 
+    async def _attempt(self, ref: DeliveryRef, params: PostInput, attempts: int) -> PublishOutcome:
+        self._attempting, self._loosened_during_attempt = True, False
+        try:
+            outcome: PublishOutcome = await workflow.execute_activity_method(
+                PublishingActivities.publish,
+                ref,
+                task_queue=params.platform_queue,
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=params.heartbeat_timeout_s),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    maximum_interval=timedelta(minutes=2),
+                    maximum_attempts=attempts,
+                ),
+            )
+        finally:
+            self._attempting = False
+        return outcome
+
     async def _wait_for_window(self, outcome: PublishOutcome) -> bool:
         """The account is over its risk limits (daily posts, cooldown): back in the QUEUE until the window opens.
         Meanwhile publish-now tries again at once, reschedule moves the time, cancel stops. True: publish again."""
@@ -250,7 +269,7 @@ class PostWorkflow:
         self._set_state(DeliveryState.QUEUE)
         self._changed = False
         remaining = (outcome.wait_until - workflow.now()).total_seconds()
-        if remaining > 0:
+        if remaining > 0 and not self._loosened_during_attempt:
             with contextlib.suppress(TimeoutError):  # the window opened
                 await workflow.wait_condition(lambda: self._changed, timeout=timedelta(seconds=remaining))
         go = await self._wait_until_due()  # a reschedule to a later time waits for it; cancel and reject stop

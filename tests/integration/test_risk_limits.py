@@ -6,14 +6,18 @@ honoured, and a platform's rate limit or spam answer raises the warnings and sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.worker import Worker
 
+from activities.publishing import DeliveryRef, PublishOutcome
 from domain.identity.accounts import AccountStatus
 from domain.identity.platforms import Platform
 from domain.identity.ports import DocumentStore
@@ -25,6 +29,8 @@ from tests.platforms.conftest import sandbox as _sandbox_server
 from tests.support import identity as make
 from tests.support.document_stores import document_settings as _document_settings
 from tests.support.proxies import PproxyServer
+from worker import build_workers
+from workflows.post_messages import platform_queue
 
 sandbox_server, document_settings = _sandbox_server, _document_settings
 
@@ -357,6 +363,54 @@ async def test_loosening_the_limits_wakes_the_waiting_deliveries_at_once(desk: D
     await desk.until(second["id"], _waiting)
     await _patch(desk, channel.account_id, dailyPostLimit=2)
     assert (await desk.settled(second["id"], within_s=20))["deliveries"][0]["state"] == "PUBLISHED"
+
+
+async def test_a_loosening_read_while_the_delivery_starts_waiting_still_wakes_it(
+    api_factory: ApiFactory, sandbox: Sandbox, temporal_client: Client, task_queue: str, pproxy_http: PproxyServer
+) -> None:
+    """The publish activity records the delivery as waiting before its workflow hears the answer: a loosening that
+    reads that record in between must not be refused (the delivery would sleep out the old window)."""
+    api = await api_factory(**desk_settings(sandbox, task_queue))
+    h = (await api.register())["headers"]
+    workers = build_workers(temporal_client, api.container.settings, api.container.uow, api.container.documents)
+    x_queue = platform_queue(Platform.X.value, api.container.settings.platform_queue_prefix)
+    (x_worker,) = [w for w in workers if w.task_queue == x_queue]
+    config = x_worker.config()
+    held, release = asyncio.Event(), asyncio.Event()
+
+    def held_after_waiting(real: Any) -> Any:
+        @activity.defn(name="post_publish")
+        async def publish(ref: DeliveryRef) -> PublishOutcome:
+            outcome: PublishOutcome = await real(ref)
+            if outcome.wait_until is not None and not release.is_set():  # recorded as waiting; the workflow waits
+                held.set()
+                await release.wait()
+            return outcome
+
+        return publish
+
+    config["activities"] = [held_after_waiting(a) if a.__name__ == "publish" else a for a in config["activities"]]
+    # Its own connection: a client registers one worker per task queue, and it has the real one already.
+    config["client"] = await Client.connect(
+        temporal_client.service_client.config.target_host,
+        namespace=temporal_client.namespace,
+        data_converter=temporal_client.data_converter,
+    )
+    workers[workers.index(x_worker)] = Worker(**config)
+    async with contextlib.AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        desk = Desk(api, h, sandbox, temporal_client)
+        channel = await desk.channel(Platform.X, proxy_id=await desk.proxy(pproxy_http))
+        await _patch(desk, channel.account_id, cooldownUntil=_in(3600).isoformat())
+        post = await desk.post(soulId=channel.soul_id, content="Loosened in the gap")
+        await asyncio.wait_for(held.wait(), 20)
+        assert _waiting(await desk.get(post["id"]))  # what the loosening reads
+        await _patch(desk, channel.account_id, cooldownUntil=None)
+        release.set()
+        done = (await desk.settled(post["id"], within_s=20))["deliveries"][0]
+    assert (done["state"], done["attempts"]) == ("PUBLISHED", 1)
+    assert [p["text"] for p in desk.platform_posts(Platform.X)] == ["Loosened in the gap"]
 
 
 async def test_a_cooldown_fails_a_post_when_the_organization_says_so(desk: Desk, pproxy_http: PproxyServer) -> None:
