@@ -9,7 +9,11 @@ Baselines (the ratios), on the same database in the same run, straight through t
 - reads: the same rows as the page (the souls, the integrations, the souls' mappings), one query each;
 - writes: one single-row mapping INSERT at the same concurrency (SQLite writers queued in-process, as the API does).
 
-    python -m bench.matrix [--requests 300] [--seconds 5] [--skip-postgres] [--workers 2]
+The API runs as it ships, with one worker process (API_WORKERS=1); `--workers N` measures N. On a two-core machine
+that also runs the load generator and PostgreSQL, a second worker only competes for the same cores, and on SQLite
+its writes also queue across processes: the mapping operations' p95 is about twice that of one worker (see the notes).
+
+    python -m bench.matrix [--requests 300] [--seconds 5] [--skip-postgres] [--workers 1]
 """
 
 from __future__ import annotations
@@ -301,7 +305,9 @@ async def _run(backend: str, database_url: str, env: dict[str, str], requests: i
     with api_server(database_url, env) as base:
         async with _organization(base) as (client, h, org, token):
             souls, integrations = await _seed(database_url, org)
-            print(f"\n== {backend}: {SOULS} souls, {INTEGRATIONS} integrations, {SOULS * PER_SOUL} mappings ==")
+            workers = env["API_WORKERS"]
+            print(f"\n== {backend}: {SOULS} souls, {INTEGRATIONS} integrations, {SOULS * PER_SOUL} mappings, "
+                  f"{workers} API worker(s) ==")  # fmt: skip
 
             async def get(path: str) -> None:
                 response = await client.get(path, headers=h)
@@ -364,7 +370,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300, help="page loads (full matrix: a tenth)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per mapping operation")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (API_WORKERS)")
     parser.add_argument("--skip-postgres", action="store_true")
     args, _ = parser.parse_known_args()
     env = {"API_WORKERS": str(args.workers)}
