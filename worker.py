@@ -32,6 +32,7 @@ from adapters.platforms.warming import warmers
 from adapters.proxy.checker import proxy_health
 from adapters.sql.engine import create_engine
 from adapters.sql.lifecycle import SqlLifecycleRecords
+from adapters.sql.read_lane import dispose_engine
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from adapters.temporal.lifecycle import TemporalLifecycleControls
@@ -246,7 +247,7 @@ async def run(settings: Settings) -> None:
             await stop.wait()
             log.info("worker stopping")
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 def main() -> None:

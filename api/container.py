@@ -15,6 +15,7 @@ from adapters.platforms.registry import platform_connectors
 from adapters.proxy.checker import proxy_health
 from adapters.sql.engine import create_engine
 from adapters.sql.matrix import SqlMatrixStore
+from adapters.sql.read_lane import dispose_engine
 from adapters.sql.uow import SqlUnitOfWorkFactory
 from adapters.temporal.client import connect
 from adapters.temporal.lifecycle import TemporalLifecycleWorkflows
@@ -72,7 +73,7 @@ class Container:
 
     async def close(self) -> None:
         await self.documents.close()
-        await self.engine.dispose()
+        await dispose_engine(self.engine)
 
 
 async def build(settings: Settings) -> Container:

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from adapters.sql.channels import INTEGRATION, MAPPING
 from adapters.sql.engine import create_engine
 from adapters.sql.identity.common import SOUL
+from adapters.sql.read_lane import dispose_engine
 from bench.server import api_server, databases
 
 SOULS, INTEGRATIONS, PER_SOUL = 1000, 200, 20
@@ -137,7 +138,7 @@ async def _seed(database_url: str, org: str) -> tuple[list[str], list[str]]:
                 seen.add(platform)
         for chunk in range(0, len(rows), 2000):
             await conn.execute(insert(MAPPING), rows[chunk : chunk + 2000])
-    await engine.dispose()
+    await dispose_engine(engine)
     return souls, integrations
 
 

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.firestore.store import FirestoreDocumentStore
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.identity.store import SqlDocumentStore
+from adapters.sql.read_lane import dispose_engine
 from adapters.sql.schema import metadata
 from adapters.temporal.client import data_converter
 from adapters.temporal.devserver import dynamic_config_args, temporal_cli
@@ -110,7 +111,7 @@ async def engines() -> AsyncIterator[dict[str, AsyncEngine]]:
     cache: dict[str, AsyncEngine] = {}
     yield cache
     for eng in cache.values():
-        await eng.dispose()
+        await dispose_engine(eng)
 
 
 async def _clean(eng: AsyncEngine) -> AsyncEngine:
