@@ -12,7 +12,9 @@ instead. A connection that breaks (a server restart, a proxy's idle limit) is dr
 another; so does any call that fails, since a query cut off leaves the connection in a state nobody can vouch for.
 The failed call's error goes to its caller (the Coalescer then reads the batch's keys again through the pool, so no
 request fails with it). Like the pool's own, the connection is replaced when older than `recycle_s`.
-`close_read_lanes(engine)` closes every lane of an engine; `dispose_engine` does it before disposing the pool.
+Lanes are had from `lane_for(engine, purpose)`: one per engine and purpose (a reader's table and key), however many
+repositories are built on the engine, so their number stays fixed. `close_read_lanes(engine)` closes every lane of an
+engine; `dispose_engine` does it before disposing the pool.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ T = TypeVar("T")
 # Like the pool's pool_recycle (adapters.sql.engine): younger than typical server and proxy idle limits.
 RECYCLE_S = 1800.0
 
-_LANES: weakref.WeakKeyDictionary[Any, weakref.WeakSet[ReadLane]] = weakref.WeakKeyDictionary()
+_LANES: weakref.WeakKeyDictionary[Any, dict[str, ReadLane]] = weakref.WeakKeyDictionary()
 
 
 class ReadLane:
@@ -43,7 +45,6 @@ class ReadLane:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened_at = 0.0
         self._busy = False
-        _LANES.setdefault(_key(engine), weakref.WeakSet()).add(self)
 
     async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """`work(connection)` on the lane's asyncpg connection, or on a pooled one while the lane is busy."""
@@ -86,8 +87,16 @@ class ReadLane:
         return conn
 
 
+def lane_for(engine: AsyncEngine, purpose: str) -> ReadLane:
+    lanes = _LANES.setdefault(engine.sync_engine, {})
+    lane = lanes.get(purpose)
+    if lane is None:
+        lane = lanes[purpose] = ReadLane(engine)
+    return lane
+
+
 async def close_read_lanes(engine: AsyncEngine) -> None:
-    for lane in list(_LANES.get(_key(engine), ())):
+    for lane in list(_LANES.get(engine.sync_engine, {}).values()):
         await lane.close()
 
 
@@ -95,10 +104,6 @@ async def dispose_engine(engine: AsyncEngine) -> None:
     """Close the engine's read lanes, then its pool."""
     await close_read_lanes(engine)
     await engine.dispose()
-
-
-def _key(engine: AsyncEngine) -> Any:
-    return engine.sync_engine
 
 
 async def _close(conn: Any, loop: asyncio.AbstractEventLoop | None) -> None:

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.identity.platforms import Platform
 
@@ -33,7 +33,12 @@ SealedValue = dict[str, str]
 
 class Account(BaseModel):
     """A Soul's account on one platform. Credentials are stored sealed (AES-GCM), one value per field, bound to
-    `accounts/<id>` and `credentials.<field>`; `backup_codes_count` lets responses describe them unopened."""
+    `accounts/<id>` and `credentials.<field>`; `backup_codes_count` lets responses describe them unopened.
+
+    Frozen, and nobody changes its dicts in place: a store may hand one instance to many readers
+    (adapters.sql.identity.common.RawReader); a change is a `model_copy(update=...)`."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     organization_id: str

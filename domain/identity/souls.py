@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import Conflict, InvalidInput
 
@@ -18,7 +18,12 @@ class SoulStatus(enum.StrEnum):
 
 
 class Soul(BaseModel):
-    """A brand identity. `account_ids` is maintained by the stores from the accounts' `soul_id`."""
+    """A brand identity. `account_ids` is maintained by the stores from the accounts' `soul_id`.
+
+    Frozen, and nobody changes its lists or dicts in place: a store may hand one instance to many readers
+    (adapters.sql.identity.common.RawReader); a change is a `model_copy(update=...)`."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     organization_id: str

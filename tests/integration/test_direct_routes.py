@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -184,3 +185,33 @@ async def test_fastapis_own_pages_come_last_and_still_answer(api: Api) -> None:
     async with _client(api, general=False) as client:
         for path in ("/openapi.json", "/docs", "/redoc"):
             assert (await client.get(path)).status_code == 200, path
+
+
+def test_routes_that_answer_the_same_request_come_from_one_router_most_specific_first(api: Api) -> None:
+    """So the order api.main tries the routers in (the most read first) changes no answer: where two routes match
+    one request (`/integrations/social/bluesky/connect` and `/integrations/social/{provider}/connect`), both are of
+    one router, which declares the specific one first. Each parameter is tried with a plain value and with every
+    literal segment any route has at its position."""
+    app = create_app(container=api.container)
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    literals: dict[int, set[str]] = {}
+    for route in routes:
+        for i, segment in enumerate(route.path_format.split("/")):
+            if "{" not in segment:
+                literals.setdefault(i, set()).add(segment)
+    checked = overlaps = 0
+    for route in routes:
+        choices = [
+            [segment] if "{" not in segment else sorted(literals.get(i, set()) - {""} | {"x1"})
+            for i, segment in enumerate(route.path_format.split("/"))
+        ]
+        for path in {"/".join(parts) for parts in itertools.product(*choices)}:
+            for method in route.methods or ():
+                scope = {"type": "http", "path": path, "root_path": "", "method": method}
+                full = [r for r in routes if r.matches(dict(scope))[0] is Match.FULL]
+                assert len({r.endpoint.__module__ for r in full}) == 1, (method, path, [r.path_format for r in full])
+                assert full[0].path_format.count("{") == min(r.path_format.count("{") for r in full), (method, path)
+                checked += 1
+                overlaps += len(full) > 1
+    assert checked >= len(routes)
+    assert overlaps  # the check above met the case it is about

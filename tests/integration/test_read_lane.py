@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
 from adapters.sql.identity.store import SqlDocumentStore
-from adapters.sql.read_lane import ReadLane, dispose_engine, on_pooled
+from adapters.sql.read_lane import ReadLane, dispose_engine, lane_for, on_pooled
 from tests.support import identity as make
 
 ORG = "org-lane"
@@ -24,6 +24,20 @@ async def pg_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(postgres_url, pool_size=2)
     yield eng
     await dispose_engine(eng)
+
+
+@pytest.fixture
+async def new_lane(pg_engine: AsyncEngine) -> AsyncIterator[Callable[..., ReadLane]]:
+    """Lanes of the test's own (not registered with the engine), closed after it."""
+    made: list[ReadLane] = []
+
+    def make_lane(**kw: Any) -> ReadLane:
+        made.append(ReadLane(pg_engine, **kw))
+        return made[-1]
+
+    yield make_lane
+    for lane in made:
+        await lane.close()
 
 
 async def backend_pid(conn: Any) -> int:
@@ -63,16 +77,18 @@ async def admin(postgres_url: str) -> AsyncIterator[Admin]:
     await conn.close()
 
 
-async def test_the_lane_keeps_one_connection_the_pool_does_not_count(pg_engine: AsyncEngine) -> None:
-    lane = ReadLane(pg_engine)
+async def test_the_lane_keeps_one_connection_the_pool_does_not_count(
+    pg_engine: AsyncEngine, new_lane: Callable[..., ReadLane]
+) -> None:
+    lane = new_lane()
     first = await lane.run(backend_pid)
     assert await lane.run(backend_pid) == first
     assert pg_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert first not in {await on_pooled(pg_engine, backend_pid) for _ in range(3)}
 
 
-async def test_a_busy_lane_sends_the_next_call_through_the_pool(pg_engine: AsyncEngine) -> None:
-    lane = ReadLane(pg_engine)
+async def test_a_busy_lane_sends_the_next_call_through_the_pool(new_lane: Callable[..., ReadLane]) -> None:
+    lane = new_lane()
     started, release = asyncio.Event(), asyncio.Event()
 
     async def hold(conn: Any) -> int:
@@ -89,9 +105,9 @@ async def test_a_busy_lane_sends_the_next_call_through_the_pool(pg_engine: Async
 
 
 async def test_a_connection_that_breaks_mid_call_fails_that_call_and_the_next_opens_another(
-    pg_engine: AsyncEngine, admin: Admin
+    new_lane: Callable[..., ReadLane], admin: Admin
 ) -> None:
-    lane = ReadLane(pg_engine)
+    lane = new_lane()
     first = await lane.run(backend_pid)
     slow = asyncio.create_task(lane.run(lambda conn: conn.fetchval("SELECT pg_sleep(30)")))
     for _ in range(100):  # until the sleep runs on the server
@@ -107,8 +123,10 @@ async def test_a_connection_that_breaks_mid_call_fails_that_call_and_the_next_op
     assert await lane.run(backend_pid) == second
 
 
-async def test_a_connection_that_broke_while_idle_is_replaced_before_use(pg_engine: AsyncEngine, admin: Admin) -> None:
-    lane = ReadLane(pg_engine)
+async def test_a_connection_that_broke_while_idle_is_replaced_before_use(
+    new_lane: Callable[..., ReadLane], admin: Admin
+) -> None:
+    lane = new_lane()
     first = await lane.run(backend_pid)
     await admin.terminate({first})
     # If the client has not yet seen the server hang up, this call fails; either answer is right for it, as long as
@@ -120,8 +138,8 @@ async def test_a_connection_that_broke_while_idle_is_replaced_before_use(pg_engi
     assert await lane.run(backend_pid) == second
 
 
-async def test_an_old_connection_is_closed_and_replaced(pg_engine: AsyncEngine, admin: Admin) -> None:
-    lane = ReadLane(pg_engine, recycle_s=0.0)
+async def test_an_old_connection_is_closed_and_replaced(new_lane: Callable[..., ReadLane], admin: Admin) -> None:
+    lane = new_lane(recycle_s=0.0)
     first = await lane.run(backend_pid)
     second = await lane.run(backend_pid)
     assert second != first
@@ -130,7 +148,8 @@ async def test_an_old_connection_is_closed_and_replaced(pg_engine: AsyncEngine, 
 
 async def test_disposing_the_engine_closes_its_lanes(postgres_url: str, admin: Admin) -> None:
     eng = create_engine(postgres_url, pool_size=2)
-    lanes = [ReadLane(eng), ReadLane(eng)]
+    lanes = [lane_for(eng, "first"), lane_for(eng, "second")]
+    assert lane_for(eng, "first") is lanes[0]
     pids = {await lane.run(backend_pid) for lane in lanes}
     assert len(pids) == 2
     assert pids <= await admin.backends()

@@ -50,8 +50,9 @@ async def _check_refs(conn: AsyncConnection, account: Account) -> Account:
 class SqlAccountRepository(SqlStore):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
-        self._by_id = RawReader(engine, ACCOUNT)
-        self._by_integration = RawReader(engine, ACCOUNT, key="integration_id")  # unique: uq_account_integration_id
+        self._by_id = RawReader(engine, ACCOUNT, Account.model_validate)
+        # integration_id is unique (uq_account_integration_id)
+        self._by_integration = RawReader(engine, ACCOUNT, Account.model_validate, key="integration_id")
 
     async def add(self, account: Account) -> Account:
         try:
@@ -63,12 +64,10 @@ class SqlAccountRepository(SqlStore):
         return stored
 
     async def get(self, organization_id: str, account_id: str) -> Account | None:
-        values = await self._by_id.get(account_id, organization_id)
-        return Account.model_validate(values) if values else None
+        return await self._by_id.get(account_id, organization_id)
 
     async def linked_to(self, organization_id: str, integration_id: str) -> Account | None:
-        values = await self._by_integration.get(integration_id, organization_id)
-        return Account.model_validate(values) if values else None
+        return await self._by_integration.get(integration_id, organization_id)
 
     async def find(self, organization_id: str, filters: AccountFilter, page: PageRequest) -> Page[Account]:
         stmt = select(ACCOUNT).where(ACCOUNT.c.organization_id == organization_id)

@@ -65,11 +65,17 @@ def _account_ids(value: Any) -> list[str]:
     return list(value or [])
 
 
+def _soul_of(values: dict[str, Any]) -> Soul:
+    values.pop("name_search", None)
+    values["account_ids"] = _account_ids(values["account_ids"])
+    return Soul(**values)
+
+
 class SqlSoulRepository(SqlStore):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         sql = _ACCOUNT_IDS_SQLITE if engine.dialect.name == "sqlite" else _ACCOUNT_IDS_PG
-        self._by_id = RawReader(engine, SOUL, computed=("account_ids", sql))
+        self._by_id = RawReader(engine, SOUL, _soul_of, computed=("account_ids", sql))
 
     async def add(self, soul: Soul) -> None:
         async with self.write() as conn:
@@ -78,12 +84,7 @@ class SqlSoulRepository(SqlStore):
 
     async def get(self, organization_id: str, soul_id: str) -> Soul | None:
         # One statement straight through the driver (RawReader): the hottest read of the matrix and of posting.
-        values = await self._by_id.get(soul_id, organization_id)
-        if values is None:
-            return None
-        values.pop("name_search", None)
-        values["account_ids"] = _account_ids(values["account_ids"])
-        return Soul(**values)
+        return await self._by_id.get(soul_id, organization_id)
 
     async def find(self, organization_id: str, filters: SoulFilter, page: PageRequest) -> Page[Soul]:
         stmt = select(SOUL).where(SOUL.c.organization_id == organization_id)
