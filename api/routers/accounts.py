@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
 from api.direct import DirectRoute
+from api.rendered import Rendered
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.accounts import Account, AccountFilter, AccountStatus
 from domain.identity.credentials import summary
@@ -155,9 +156,12 @@ async def list_accounts(
     return PageOut(items=[AccountOut.of(a) for a in result.items], next_cursor=result.next_cursor)
 
 
+_ACCOUNT_JSON: Rendered[Account, AccountOut] = Rendered(AccountOut, AccountOut.of)
+
+
 @router.get("/{account_id}", response_model=AccountOut)
-async def get_account(account_id: AccountId, principal: CurrentPrincipal, container: ContainerDep) -> AccountOut:
-    return AccountOut.of(await container.accounts.get(principal, account_id))
+async def get_account(account_id: AccountId, principal: CurrentPrincipal, container: ContainerDep) -> Response:
+    return _ACCOUNT_JSON.response(await container.accounts.get(principal, account_id))
 
 
 @router.put("/{account_id}", response_model=AccountOut)

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 
 from api.deps import ClientIp, ContainerDep, CurrentPrincipal, PageDep
 from api.direct import DirectRoute
+from api.rendered import Rendered
 from api.schemas import ApiInput, ApiModel, JsonObject, PageOut, changes_of
 from domain.identity.souls import Soul, SoulFilter, SoulStatus
 
@@ -78,9 +79,12 @@ async def list_souls(
     return PageOut(items=[SoulOut.of(s) for s in result.items], next_cursor=result.next_cursor)
 
 
+_SOUL_JSON: Rendered[Soul, SoulOut] = Rendered(SoulOut, SoulOut.of)
+
+
 @router.get("/{soul_id}", response_model=SoulOut)
-async def get_soul(soul_id: SoulId, principal: CurrentPrincipal, container: ContainerDep) -> SoulOut:
-    return SoulOut.of(await container.souls.get(principal, soul_id))
+async def get_soul(soul_id: SoulId, principal: CurrentPrincipal, container: ContainerDep) -> Response:
+    return _SOUL_JSON.response(await container.souls.get(principal, soul_id))
 
 
 @router.put("/{soul_id}", response_model=SoulOut)

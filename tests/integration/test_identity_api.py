@@ -469,3 +469,24 @@ async def test_free_form_json_any_store_would_refuse_is_422_naming_the_field(
     edited = await api.http.patch(f"/axon/souls/{soul['id']}", json={"metadata": fine}, headers=h)
     assert edited.status_code == 200, edited.text
     assert (await api.http.get(f"/axon/souls/{soul['id']}", headers=h)).json()["metadata"] == fine
+
+
+async def test_an_account_read_again_answers_its_changes_at_once(api: Api) -> None:
+    """Reads of an unchanged account share one rendering (api.rendered); any change, through the API or around it,
+    shows in the very next read."""
+    h = (await api.register())["headers"]
+    soul = await _soul(api, h)
+    account = await _account(api, h, soul["id"], metrics={"followers": 1})
+    url = f"/axon/accounts/{account['id']}"
+    first = await api.http.get(url, headers=h)
+    assert (await api.http.get(url, headers=h)).content == first.content
+    assert first.json() == account
+    changed = await api.http.patch(url, headers=h, json={"displayName": "Renamed", "metrics": {"followers": 2}})
+    assert changed.status_code == 200
+    assert (await api.http.get(url, headers=h)).json() == changed.json()
+    soul_url = f"/axon/souls/{soul['id']}"
+    before = (await api.http.get(soul_url, headers=h)).json()
+    assert (await api.http.patch(soul_url, headers=h, json={"description": "New words"})).status_code == 200
+    after = (await api.http.get(soul_url, headers=h)).json()
+    assert after == {**before, "description": "New words", "updatedAt": after["updatedAt"]}
+    assert after["updatedAt"] != before["updatedAt"]
