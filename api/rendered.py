@@ -33,12 +33,12 @@ class Rendered(Generic[D, M]):
 
     def response(self, item: D) -> Response:
         known = self._bodies.get(id(item))
-        if known is not None and known[0] is item:
+        if known is not None:  # the entry holds its object alive, so this id is still that object's
             body = known[1]
         else:
             # by_alias, nothing excluded: what FastAPI writes for the route's response_model.
             body = self._adapter.dump_json(self._of(item), by_alias=True)
-            if known is None and len(self._bodies) >= REMEMBERED:
+            if len(self._bodies) >= REMEMBERED:
                 del self._bodies[next(iter(self._bodies))]  # the object remembered longest ago
             self._bodies[id(item)] = (item, body)
         return Response(body, media_type="application/json")

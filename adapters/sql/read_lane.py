@@ -9,7 +9,8 @@ The lane's connection is opened by the engine's pool, so it is set up like every
 URL's options), then detached from it: the pool's limits still hold for everyone else, and one held connection per
 reader cannot starve them. One operation at a time runs on it; a caller that finds the lane busy borrows from the pool
 instead. A connection that breaks (a server restart, a proxy's idle limit) is dropped, and the next call opens
-another; so does any call that fails, since a query cut off leaves the connection in a state nobody can vouch for.
+another; so does any call cut off (cancelled, a protocol error), since that leaves the connection in a state nobody
+can vouch for. A statement the server refuses (a NUL in a key) leaves it in place.
 The failed call's error goes to its caller (the Coalescer then reads the batch's keys again through the pool, so no
 request fails with it). Like the pool's own, the connection is replaced when older than `recycle_s`.
 Lanes are had from `lane_for(engine, purpose)`: one per engine and purpose (a reader's table and key), however many
@@ -26,6 +27,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -55,9 +57,15 @@ class ReadLane:
             conn = await self._connection()
             try:
                 return await work(conn)
+            except asyncpg.PostgresError:
+                # The server refused the statement (a NUL in a key, say: 422) and the connection is ready for the
+                # next one, unless the error was the server going away.
+                if conn.is_closed():
+                    self._conn = None
+                raise
             except BaseException:
-                # A query cut off (cancelled, the server gone, a protocol error) leaves the connection in a state
-                # nobody can vouch for; these reads never fail otherwise. The next call opens another.
+                # A query cut off (cancelled, the connection lost, a protocol error) leaves the connection in a state
+                # nobody can vouch for. The next call opens another.
                 self._conn = None
                 with contextlib.suppress(Exception):
                     conn.terminate()

@@ -138,6 +138,17 @@ async def test_a_connection_that_broke_while_idle_is_replaced_before_use(
     assert await lane.run(backend_pid) == second
 
 
+async def test_a_statement_the_server_refuses_leaves_the_connection_in_place(
+    new_lane: Callable[..., ReadLane],
+) -> None:
+    """A key with a NUL character in it (a client's typo answers 422) must not cost the lane its connection."""
+    lane = new_lane()
+    first = await lane.run(backend_pid)
+    with pytest.raises(asyncpg.CharacterNotInRepertoireError):
+        await lane.run(lambda conn: conn.fetchval("SELECT $1::text", "a\x00b"))
+    assert await lane.run(backend_pid) == first
+
+
 async def test_an_old_connection_is_closed_and_replaced(new_lane: Callable[..., ReadLane], admin: Admin) -> None:
     lane = new_lane(recycle_s=0.0)
     first = await lane.run(backend_pid)
